@@ -1,0 +1,33 @@
+# Runtime image for the procurement tracker. TypeScript runs through tsx (a runtime dependency),
+# so there is no build stage: the image holds the sources and production dependencies only.
+FROM node:20-bookworm-slim
+
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000
+
+WORKDIR /app
+
+# Dependencies first, so the layer is reused when only sources change.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+
+COPY tsconfig.json ./
+COPY migrations ./migrations
+COPY openapi ./openapi
+COPY scripts ./scripts
+COPY src ./src
+
+# Sources stay root-owned (read-only to the app); only the PGlite data directory, used when
+# DATABASE_URL is unset, must be writable by the unprivileged user.
+RUN mkdir -p /app/data && chown node:node /app/data
+USER node
+
+EXPOSE 3000
+
+# Node's own fetch: the slim image has no curl.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# node directly (not npm start) so SIGTERM reaches the server and its graceful close.
+CMD ["node", "--import", "tsx", "src/server.ts"]

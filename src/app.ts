@@ -1,0 +1,82 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import type { Config } from './config.js'
+import { type Database, openDatabase } from './db/client.js'
+import { runMigrations } from './db/migrate.js'
+import type { Deps } from './deps.js'
+import { createApiKeysService } from './modules/api-keys/api-keys.service.js'
+import { healthRoutes } from './modules/health/health.routes.js'
+import { purgeExpiredIdempotencyKeys } from './modules/idempotency/idempotency.js'
+import { installAuth } from './plugins/auth.js'
+import { errorHandlerPlugin } from './plugins/error-handler.js'
+import { openapiPlugin } from './plugins/openapi.js'
+import { installRateLimit } from './plugins/rate-limit.js'
+import { v1Routes } from './routes.js'
+
+export interface BuildAppOptions {
+  config: Config
+  /** An already-open database (tests); otherwise one is opened from the config and closed with the app. */
+  database?: Database
+  now?: () => Date
+  /** pino options or false; the server passes its logger settings. */
+  logger?: boolean | object
+}
+
+/** JSON bodies over 1 MiB are refused with 413 (the CSV import route sets its own 64 MiB limit). */
+export const JSON_BODY_LIMIT = 1024 * 1024
+
+/** Builds the app: database (migrated), plugins in order, then the routes. Never listens. */
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const { config } = opts
+  const ownsDatabase = !opts.database
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: JSON_BODY_LIMIT,
+    // Ids and errors are never made from client input; request ids come from the client only if it sends one.
+    requestIdHeader: 'x-request-id',
+  }).withTypeProvider<ZodTypeProvider>()
+
+  const database =
+    opts.database ??
+    openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      poolMax: config.pgPoolMax,
+      onPoolError: (err) => app.log.warn({ err: { message: err.message } }, 'idle database connection lost'),
+    })
+  if (ownsDatabase) app.addHook('onClose', async () => database.close())
+  await runMigrations(database)
+
+  const deps: Deps = { config, database, db: database.db, now: opts.now ?? (() => new Date()) }
+  if (config.adminApiKey) await createApiKeysService(deps).ensureAdminKey(config.adminApiKey)
+
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+  // Error handling first, so every later plugin's errors (including Fastify's own 400/404/413/415) are problem+json.
+  await app.register(errorHandlerPlugin)
+  await app.register(openapiPlugin)
+  await app.register(healthRoutes, { deps })
+
+  await app.register(
+    async (v1) => {
+      // Authentication before rate limiting: the limit is per API key.
+      installAuth(v1, deps.db)
+      await installRateLimit(v1, config.rateLimitPerMinute)
+      for (const routes of v1Routes) {
+        await v1.register(routes, { deps })
+      }
+    },
+    { prefix: '/v1' },
+  )
+
+  // Expired idempotency keys go in the background, in small batches that never block writes.
+  const purge = () =>
+    purgeExpiredIdempotencyKeys(deps.db).catch((err) =>
+      app.log.warn({ err: { message: (err as Error).message } }, 'idempotency purge failed'),
+    )
+  const timer = setInterval(purge, 60 * 60 * 1000)
+  timer.unref()
+  app.addHook('onClose', async () => clearInterval(timer))
+
+  return app
+}

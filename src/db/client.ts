@@ -1,0 +1,114 @@
+import { mkdirSync } from 'node:fs'
+import { PGlite } from '@electric-sql/pglite'
+import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import pg from 'pg'
+import * as schema from './schema.js'
+
+type Schema = typeof schema
+/** The drizzle API both drivers share; services and repositories only ever see this. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>
+/** A database handle or an open transaction. */
+export type Executor = Db | Tx
+
+export interface Database {
+  kind: 'pg' | 'pglite'
+  db: Db
+  /** Set for PostgreSQL: the pool, for streaming exports and COPY. */
+  pool?: pg.Pool
+  /** Set for PGlite. */
+  pglite?: PGlite
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string
+  /** PGlite data directory; omitted = in memory. */
+  dataDir?: string
+  poolMax?: number
+  onPoolError?: (err: Error) => void
+}
+
+// bigint columns come back as strings from pg; drizzle's bigint mode converts them.
+export function openDatabase(opts: DatabaseOptions): Database {
+  if (opts.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.poolMax ?? 20,
+      connectionTimeoutMillis: 5_000,
+      // A statement never hangs forever on a lock or a half-dead server.
+      statement_timeout: 30_000,
+    })
+    // Idle clients that lose their server emit 'error'; without a listener that would crash the process.
+    pool.on('error', (err) => opts.onPoolError?.(err))
+    const db = drizzlePg(pool, { schema }) as unknown as Db
+    return {
+      kind: 'pg',
+      db,
+      pool,
+      async ping() {
+        await pool.query('select 1')
+      },
+      async close() {
+        await pool.end()
+      },
+    }
+  }
+  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true })
+  const pglite = opts.dataDir ? new PGlite(opts.dataDir) : new PGlite()
+  const db = drizzlePglite(pglite, { schema }) as unknown as Db
+  return {
+    kind: 'pglite',
+    db,
+    pglite,
+    async ping() {
+      await pglite.query('select 1')
+    },
+    async close() {
+      await pglite.close()
+    },
+  }
+}
+
+/** Runs a raw SQL query and returns its rows (both drivers return `{ rows }`). */
+export async function queryRows<T>(ex: Executor, query: SQL): Promise<T[]> {
+  const res = (await ex.execute(query)) as unknown as { rows: T[] }
+  return res.rows
+}
+
+const RETRYABLE = new Set(['40001', '40P01']) // serialization failure, deadlock detected
+
+/** Runs `fn` in one transaction, retrying a few times when PostgreSQL aborts it for a deadlock. */
+export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction(fn)
+    } catch (err) {
+      const code = pgErrorCode(err)
+      if (attempt >= 5 || !code || !RETRYABLE.has(code)) throw err
+      await new Promise((r) => setTimeout(r, attempt * 10 * Math.random()))
+    }
+  }
+}
+
+/** The SQLSTATE of a database error, looking through drizzle's wrapping (`cause`). */
+export function pgErrorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
+  }
+  return undefined
+}
+
+/** The constraint a database error names, looking through drizzle's wrapping. */
+export function pgConstraint(err: unknown): string | undefined {
+  for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const c = (e as { constraint?: unknown }).constraint
+    if (typeof c === 'string') return c
+  }
+  return undefined
+}

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto'
+import { type Db, inTransaction, type Tx } from '../../db/client.js'
+import { notFound, validationFailed } from '../../errors.js'
+import { hashSecret } from '../../plugins/auth.js'
+import { appendAudit } from '../audit/audit.repository.js'
+import type { EffectResult } from '../idempotency/idempotency.js'
+import { orgsRepository } from '../orgs/orgs.repository.js'
+import { type ApiKeyRow, apiKeysRepository as repo } from './api-keys.repository.js'
+import type { ApiKeyOut } from './api-keys.schemas.js'
+
+/** A new secret: 32 random bytes, base64url, with a recognisable prefix for secret scanners. */
+export function generateSecret(): string {
+  return `mhk_${randomBytes(32).toString('base64url')}`
+}
+
+export function toApiKeyOut(row: ApiKeyRow): ApiKeyOut {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role as ApiKeyOut['role'],
+    org_id: row.orgId,
+    created_at: row.createdAt.toISOString(),
+    revoked_at: row.revokedAt?.toISOString() ?? null,
+  }
+}
+
+export function createApiKeysService(deps: { db: Db }) {
+  return {
+    /** Creates a key and returns its secret once; the audit row never holds the secret. */
+    async create(
+      tx: Tx,
+      actorKeyId: string | null,
+      input: { name: string; role: ApiKeyOut['role']; org_id?: string },
+    ): Promise<EffectResult<ApiKeyOut & { secret: string }>> {
+      if (input.org_id && !(await orgsRepository.findById(tx, input.org_id))) {
+        throw validationFailed([{ path: '/org_id', message: 'no such org' }])
+      }
+      const secret = generateSecret()
+      const row = await repo.insert(tx, {
+        name: input.name,
+        role: input.role,
+        orgId: input.org_id ?? null,
+        keyHash: hashSecret(secret),
+      })
+      const key = toApiKeyOut(row)
+      await appendAudit(tx, {
+        actorKeyId,
+        action: 'api_key.created',
+        entity: 'api_key',
+        entityId: key.id,
+        after: key,
+      })
+      return { status: 201, body: { ...key, secret } }
+    },
+
+    async list() {
+      return { items: (await repo.all(deps.db)).map(toApiKeyOut) }
+    },
+
+    /** Revokes at once: the next request with the key is a 401. Revoking a revoked key is a no-op. */
+    async revoke(actorKeyId: string, id: string): Promise<void> {
+      await inTransaction(deps.db, async (tx) => {
+        const before = await repo.findById(tx, id)
+        if (!before) throw notFound('API key')
+        const after = await repo.revoke(tx, id)
+        if (after) {
+          await appendAudit(tx, {
+            actorKeyId,
+            action: 'api_key.revoked',
+            entity: 'api_key',
+            entityId: id,
+            before: toApiKeyOut(before),
+            after: toApiKeyOut(after),
+          })
+        }
+      })
+    },
+
+    /** Makes sure an admin key with this secret exists (ADMIN_API_KEY at start-up); idempotent. */
+    async ensureAdminKey(secret: string): Promise<void> {
+      await inTransaction(deps.db, async (tx) => {
+        const row = await repo.insertIfAbsent(tx, {
+          name: 'bootstrap admin (ADMIN_API_KEY)',
+          role: 'admin',
+          keyHash: hashSecret(secret),
+        })
+        if (row) {
+          await appendAudit(tx, {
+            actorKeyId: null,
+            action: 'api_key.created',
+            entity: 'api_key',
+            entityId: row.id,
+            after: toApiKeyOut(row),
+          })
+        }
+      })
+    },
+  }
+}

@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto'
+import { and, eq, sql } from 'drizzle-orm'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { type Db, inTransaction, type Tx } from '../../db/client.js'
+import { idempotencyKeys } from '../../db/schema.js'
+import { AppError } from '../../errors.js'
+
+/** Keys are honoured for at least this long; older ones are cleaned up in the background. */
+export const IDEMPOTENCY_RETENTION_DAYS = 7
+
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7e]{1,255}$/
+
+export const IDEMPOTENCY_DESCRIPTION =
+  'Optional. 1–255 printable ASCII characters, scoped to the API key. The key is stored in the same ' +
+  'transaction as the effect, with a fingerprint of method, path and body (JSON compared as parsed, so ' +
+  'key order and white space do not matter). Same key and same request → the first 2xx response is ' +
+  'replayed with `Idempotent-Replayed: true` and nothing happens again; same key and a different request → ' +
+  `422 \`idempotency_key_reused\`; a concurrent duplicate waits for the first and gets its replay. Only 2xx ` +
+  'responses bind a key: after a 4xx/5xx the same key may be retried with a corrected request. Keys are kept ' +
+  `at least ${IDEMPOTENCY_RETENTION_DAYS} days.`
+
+export interface EffectResult<T> {
+  status: number
+  body: T
+}
+
+export interface IdempotentOutcome<T> extends EffectResult<T> {
+  replayed: boolean
+}
+
+/** JSON with object keys sorted, so `{"a":1,"b":2}` and `{ "b": 2, "a": 1 }` fingerprint alike. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+export function fingerprint(method: string, url: string, bodyDigest: string): string {
+  return createHash('sha256').update(`${method} ${url}\n${bodyDigest}`).digest('hex')
+}
+
+/** The request's Idempotency-Key header, validated; undefined when absent. */
+export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const raw = request.headers['idempotency-key']
+  if (raw === undefined) return undefined
+  const key = Array.isArray(raw) ? raw[0] : raw
+  if (key === undefined || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
+    throw new AppError(
+      'validation_failed',
+      400,
+      'Idempotency-Key must be 1–255 printable ASCII characters.',
+      [{ path: '/headers/idempotency-key', message: 'must be 1–255 printable ASCII characters' }],
+    )
+  }
+  return key
+}
+
+export interface IdempotentRequest {
+  apiKeyId: string
+  key: string | undefined
+  /** From `fingerprint()`: method, path with query, and the body's digest. */
+  fingerprint: string
+}
+
+/**
+ * Runs `effect` in one transaction together with the idempotency record. The key row is inserted first:
+ * a concurrent request with the same key blocks on the primary key until the first commits (then it
+ * replays) or rolls back (then it proceeds). A failed effect rolls the key back with it.
+ */
+export async function runIdempotent<T>(
+  db: Db,
+  req: IdempotentRequest,
+  effect: (tx: Tx) => Promise<EffectResult<T>>,
+): Promise<IdempotentOutcome<T>> {
+  const { key } = req
+  if (key === undefined) {
+    const result = await inTransaction(db, effect)
+    return { ...result, replayed: false }
+  }
+  return inTransaction(db, async (tx) => {
+    const inserted = await tx
+      .insert(idempotencyKeys)
+      .values({ apiKeyId: req.apiKeyId, key, fingerprint: req.fingerprint })
+      .onConflictDoNothing()
+      .returning({ key: idempotencyKeys.key })
+    if (inserted.length === 0) {
+      const [stored] = await tx
+        .select()
+        .from(idempotencyKeys)
+        .where(and(eq(idempotencyKeys.apiKeyId, req.apiKeyId), eq(idempotencyKeys.key, key)))
+      if (!stored || stored.responseStatus === null) {
+        throw new AppError(
+          'idempotency_key_in_use',
+          409,
+          'A request with this Idempotency-Key is in progress.',
+        )
+      }
+      if (stored.fingerprint !== req.fingerprint) {
+        throw new AppError(
+          'idempotency_key_reused',
+          422,
+          'This Idempotency-Key was already used for a different request.',
+        )
+      }
+      return { status: stored.responseStatus, body: stored.responseBody as T, replayed: true }
+    }
+    const result = await effect(tx)
+    await tx
+      .update(idempotencyKeys)
+      .set({ responseStatus: result.status, responseBody: result.body as object })
+      .where(and(eq(idempotencyKeys.apiKeyId, req.apiKeyId), eq(idempotencyKeys.key, key)))
+    return { ...result, replayed: false }
+  })
+}
+
+/**
+ * Deletes keys past retention, a bounded batch at a time; SKIP LOCKED so it never waits on, or blocks,
+ * a write. Returns how many rows went.
+ */
+export async function purgeExpiredIdempotencyKeys(db: Db, batch = 5_000): Promise<number> {
+  const res = (await db.execute(sql`
+    delete from idempotency_keys where (api_key_id, key) in (
+      select api_key_id, key from idempotency_keys
+       where created_at < now() - make_interval(days => ${IDEMPOTENCY_RETENTION_DAYS + 1})
+       limit ${batch} for update skip locked)`)) as unknown as { rowCount?: number; affectedRows?: number }
+  return res.rowCount ?? res.affectedRows ?? 0
+}
+
+/** Builds the idempotency input of a JSON POST (the body is compared as parsed JSON). */
+export function idempotentRequestOf(request: FastifyRequest, bodyDigest?: string): IdempotentRequest {
+  const digest =
+    bodyDigest ??
+    createHash('sha256')
+      .update(canonicalJson(request.body ?? null))
+      .digest('hex')
+  return {
+    apiKeyId: request.principal.keyId,
+    key: idempotencyKeyOf(request),
+    fingerprint: fingerprint(request.method, request.url, digest),
+  }
+}
+
+/** Sends an outcome, marking replays. */
+export function sendOutcome<T>(reply: FastifyReply, outcome: IdempotentOutcome<T>) {
+  if (outcome.replayed) reply.header('idempotent-replayed', 'true')
+  return reply.code(outcome.status).send(outcome.body)
+}

@@ -1,0 +1,92 @@
+import { decodeCursor, encodeCursor } from '../../cursor.js'
+import { type Db, inTransaction, pgConstraint, pgErrorCode, type Tx } from '../../db/client.js'
+import { AppError, notFound } from '../../errors.js'
+import { appendAudit } from '../audit/audit.repository.js'
+import type { EffectResult } from '../idempotency/idempotency.js'
+import { type OrgRow, orgsRepository as repo } from './orgs.repository.js'
+import type { OrgOut } from './orgs.schemas.js'
+
+export function toOrgOut(row: OrgRow): OrgOut {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind as OrgOut['kind'],
+    created_at: row.createdAt.toISOString(),
+  }
+}
+
+const nameTaken = (name: string) =>
+  new AppError('conflict', 409, `An organization named "${name}" already exists.`)
+
+/** Maps the database's unique-name violation (a concurrent create) to the same 409 as the pre-check. */
+async function guardName<T>(name: string | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (name !== undefined && pgErrorCode(err) === '23505' && pgConstraint(err) === 'orgs_name_key') {
+      throw nameTaken(name)
+    }
+    throw err
+  }
+}
+
+export function createOrgsService(deps: { db: Db }) {
+  return {
+    async create(
+      tx: Tx,
+      actorKeyId: string,
+      input: { name: string; kind: string },
+    ): Promise<EffectResult<OrgOut>> {
+      if (await repo.findByName(tx, input.name)) throw nameTaken(input.name)
+      const org = toOrgOut(await guardName(input.name, () => repo.insert(tx, input)))
+      await appendAudit(tx, {
+        actorKeyId,
+        action: 'org.created',
+        entity: 'org',
+        entityId: org.id,
+        after: org,
+      })
+      return { status: 201, body: org }
+    },
+
+    async get(id: string): Promise<OrgOut> {
+      const row = await repo.findById(deps.db, id)
+      if (!row) throw notFound('Organization')
+      return toOrgOut(row)
+    },
+
+    async update(actorKeyId: string, id: string, input: { name?: string; kind?: string }): Promise<OrgOut> {
+      return guardName(input.name, () =>
+        inTransaction(deps.db, async (tx) => {
+          const before = await repo.findById(tx, id)
+          if (!before) throw notFound('Organization')
+          if (
+            input.name !== undefined &&
+            input.name !== before.name &&
+            (await repo.findByName(tx, input.name))
+          ) {
+            throw nameTaken(input.name)
+          }
+          const after = toOrgOut((await repo.update(tx, id, input))!)
+          await appendAudit(tx, {
+            actorKeyId,
+            action: 'org.updated',
+            entity: 'org',
+            entityId: id,
+            before: toOrgOut(before),
+            after,
+          })
+          return after
+        }),
+      )
+    },
+
+    async list(limit: number, cursor: string | undefined) {
+      const after = cursor === undefined ? undefined : String(decodeCursor(cursor, 'orgs', 1)[0])
+      const rows = await repo.listAfter(deps.db, after, limit + 1)
+      const items = rows.slice(0, limit).map(toOrgOut)
+      const next = rows.length > limit ? encodeCursor([items[items.length - 1]!.name], 'orgs') : null
+      return { items, next_cursor: next }
+    },
+  }
+}

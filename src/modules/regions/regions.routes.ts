@@ -1,0 +1,43 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import type { Deps } from '../../deps.js'
+import { errorResponses } from '../../schemas.js'
+import { idempotentRequestOf, runIdempotent, sendOutcome } from '../idempotency/idempotency.js'
+import { createRegionBody, regionList, regionSchema } from './regions.schemas.js'
+import { createRegionsService } from './regions.service.js'
+
+export const regionsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
+  const service = createRegionsService(deps)
+  const tags = ['regions']
+
+  app.get(
+    '/regions',
+    {
+      schema: {
+        tags,
+        summary: 'List every counterpart region (no paging)',
+        response: { 200: regionList, ...errorResponses() },
+      },
+    },
+    async () => service.list(),
+  )
+
+  app.post(
+    '/regions',
+    {
+      config: { roles: ['admin'] },
+      schema: {
+        tags,
+        summary: 'Register a counterpart region',
+        body: createRegionBody,
+        response: { 201: regionSchema, ...errorResponses(403, 409, 415, 422) },
+      },
+    },
+    async (request, reply) =>
+      sendOutcome(
+        reply,
+        await runIdempotent(deps.db, idempotentRequestOf(request), (tx) =>
+          service.create(tx, request.principal.keyId, request.body),
+        ),
+      ),
+  )
+}

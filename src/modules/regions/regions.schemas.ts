@@ -1,0 +1,24 @@
+import { z } from 'zod'
+
+export const PROGRAMS = ['east_west_cooperation', 'counterpart_support'] as const
+
+export const regionSchema = z
+  .object({
+    code: z.string(),
+    name: z.string(),
+    prefecture: z.string(),
+    province: z.string(),
+    program: z.enum(PROGRAMS),
+  })
+  .meta({ id: 'Region' })
+export type RegionOut = z.infer<typeof regionSchema>
+
+const text = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters')
+export const createRegionBody = z.strictObject({
+  code: z.string().regex(/^[0-9]{6}$/, 'must be a 6-digit administrative division code'),
+  name: text,
+  prefecture: text,
+  province: text,
+  program: z.enum(PROGRAMS),
+})
+export const regionList = z.object({ items: z.array(regionSchema) })

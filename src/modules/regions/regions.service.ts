@@ -1,0 +1,37 @@
+import type { Db, Tx } from '../../db/client.js'
+import { conflict } from '../../errors.js'
+import { appendAudit } from '../audit/audit.repository.js'
+import type { EffectResult } from '../idempotency/idempotency.js'
+import { type RegionRow, regionsRepository as repo } from './regions.repository.js'
+import type { RegionOut } from './regions.schemas.js'
+
+export function toRegionOut(row: RegionRow): RegionOut {
+  return {
+    code: row.code,
+    name: row.name,
+    prefecture: row.prefecture,
+    province: row.province,
+    program: row.program as RegionOut['program'],
+  }
+}
+
+export function createRegionsService(deps: { db: Db }) {
+  return {
+    async list() {
+      return { items: (await repo.all(deps.db)).map(toRegionOut) }
+    },
+    async create(tx: Tx, actorKeyId: string, input: RegionOut): Promise<EffectResult<RegionOut>> {
+      const row = await repo.insert(tx, input)
+      if (!row) throw conflict(`Region ${input.code} already exists.`)
+      const region = toRegionOut(row)
+      await appendAudit(tx, {
+        actorKeyId,
+        action: 'region.created',
+        entity: 'region',
+        entityId: region.code,
+        after: region,
+      })
+      return { status: 201, body: region }
+    },
+  }
+}

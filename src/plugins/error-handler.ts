@@ -1,0 +1,114 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
+import { pgErrorCode } from '../db/client.js'
+import { AppError, type ErrorCode, type FieldError, problemBody } from '../errors.js'
+
+/** Fastify's own client errors, by status, mapped to our stable codes. */
+const FASTIFY_STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'validation_failed',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  406: 'validation_failed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+}
+
+/**
+ * SQLSTATE classes that mean "the database is not there right now" (connection failure, shutdown,
+ * too many connections, PGlite closed) rather than a bug: answered with 503 so clients retry.
+ */
+const UNAVAILABLE_SQLSTATES = /^(08|57P0|53300|57014)/
+const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'])
+
+function isDatabaseUnavailable(err: unknown): boolean {
+  const sqlstate = pgErrorCode(err)
+  if (sqlstate && UNAVAILABLE_SQLSTATES.test(sqlstate)) return true
+  for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && UNAVAILABLE_NODE_CODES.has(code)) return true
+    const msg = (e as { message?: unknown }).message
+    if (
+      typeof msg === 'string' &&
+      /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|PGlite is closed/i.test(
+        msg,
+      )
+    )
+      return true
+  }
+  return false
+}
+
+function zodErrors(err: FastifyError & { validation: unknown[] }): FieldError[] {
+  const context = err.validationContext
+  const prefix = context && context !== 'body' ? `/${context}` : ''
+  return (
+    err.validation as Array<{
+      instancePath: string
+      message?: string
+      keyword: string
+      params: Record<string, unknown>
+    }>
+  ).flatMap((v) => {
+    const base = v.instancePath === '/' ? '' : v.instancePath
+    if (v.keyword === 'unrecognized_keys' && Array.isArray(v.params.keys)) {
+      return (v.params.keys as string[]).map((k) => ({
+        path: `${prefix}${base}/${k}`,
+        message: 'unknown field',
+      }))
+    }
+    return [{ path: `${prefix}${base}` || '/', message: v.message ?? 'invalid' }]
+  })
+}
+
+function send(reply: FastifyReply, status: number, body: Record<string, unknown>) {
+  return reply.code(status).type('application/problem+json').send(body)
+}
+
+/** One place that turns every error into RFC 9457 problem+json; never leaks stacks or SQL. */
+export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof AppError) {
+      if (err.status >= 500) request.log.error({ err }, 'request failed')
+      if (err.code === 'rate_limited') reply.header('retry-after', String(err.extra?.retry_after ?? 60))
+      return send(reply, err.status, {
+        ...problemBody(err.code, err.status, err.detail, err.errors),
+        ...Object.fromEntries(Object.entries(err.extra ?? {}).filter(([k]) => k !== 'retry_after')),
+      })
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const errors = zodErrors(err as FastifyError & { validation: unknown[] })
+      return send(reply, 400, problemBody('validation_failed', 400, 'The request is invalid.', errors))
+    }
+    if (isDatabaseUnavailable(err)) {
+      request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable')
+      reply.header('retry-after', '1')
+      return send(
+        reply,
+        503,
+        problemBody('service_unavailable', 503, 'The database is unavailable; retry shortly.'),
+      )
+    }
+    const status = err.statusCode ?? 500
+    const code = status < 500 ? FASTIFY_STATUS_CODES[status] : undefined
+    if (code) {
+      const errors = err.validation
+        ? err.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }))
+        : undefined
+      return send(reply, status, problemBody(code, status, err.message, errors))
+    }
+    request.log.error({ err }, 'unhandled error')
+    return send(reply, 500, problemBody('internal', 500, 'An internal error occurred.'))
+  })
+
+  app.setNotFoundHandler((request, reply) =>
+    send(
+      reply,
+      404,
+      problemBody('not_found', 404, `Route ${request.method} ${request.url.split('?')[0]} not found.`),
+    ),
+  )
+})

@@ -1,0 +1,14 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import type { Deps } from './deps.js'
+import { apiKeysRoutes } from './modules/api-keys/api-keys.routes.js'
+import { auditRoutes } from './modules/audit/audit.routes.js'
+import { orgsRoutes } from './modules/orgs/orgs.routes.js'
+import { regionsRoutes } from './modules/regions/regions.routes.js'
+
+/** Every /v1 route plugin, registered in this order under authentication and rate limiting. */
+export const v1Routes: FastifyPluginAsyncZod<{ deps: Deps }>[] = [
+  orgsRoutes,
+  regionsRoutes,
+  apiKeysRoutes,
+  auditRoutes,
+]
