@@ -3,6 +3,7 @@ import type { Deps } from './deps.js'
 import { apiKeysRoutes } from './modules/api-keys/api-keys.routes.js'
 import { auditRoutes } from './modules/audit/audit.routes.js'
 import { orgsRoutes } from './modules/orgs/orgs.routes.js'
+import { purchasesRoutes } from './modules/purchases/purchases.routes.js'
 import { regionsRoutes } from './modules/regions/regions.routes.js'
 
 /** Every /v1 route plugin, registered in this order under authentication and rate limiting. */
@@ -11,4 +12,5 @@ export const v1Routes: FastifyPluginAsyncZod<{ deps: Deps }>[] = [
   regionsRoutes,
   apiKeysRoutes,
   auditRoutes,
+  purchasesRoutes,
 ]

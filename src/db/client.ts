@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs'
-import { PGlite } from '@electric-sql/pglite'
+import { PGlite, types } from '@electric-sql/pglite'
 import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core'
@@ -33,7 +33,6 @@ export interface DatabaseOptions {
   onPoolError?: (err: Error) => void
 }
 
-// bigint columns come back as strings from pg; drizzle's bigint mode converts them.
 export function openDatabase(opts: DatabaseOptions): Database {
   if (opts.databaseUrl) {
     const pool = new pg.Pool({
@@ -59,7 +58,9 @@ export function openDatabase(opts: DatabaseOptions): Database {
     }
   }
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true })
-  const pglite = opts.dataDir ? new PGlite(opts.dataDir) : new PGlite()
+  // int8 comes back as a string, as with pg: a JS number would round sums above 2^53 fen.
+  const pgliteOptions = { parsers: { [types.INT8]: (value: string) => value } }
+  const pglite = opts.dataDir ? new PGlite(opts.dataDir, pgliteOptions) : new PGlite(pgliteOptions)
   const db = drizzlePglite(pglite, { schema }) as unknown as Db
   return {
     kind: 'pglite',

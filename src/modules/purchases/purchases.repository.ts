@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto'
+import { sql } from 'drizzle-orm'
+import { type Executor, queryRows } from '../../db/client.js'
+import type { PurchaseFilters, PurchaseOut } from './purchases.schemas.js'
+
+/** A validated record ready to insert (money already in fen). */
+export interface NewPurchase {
+  channel: string
+  amountFen: bigint
+  occurredOn: string
+  orgId: string
+  regionCode: string
+  supplier: string
+  supplierCreditCode: string | null
+  product: string | null
+  voucherNo: string | null
+  externalRef: string | null
+  note: string | null
+}
+
+/** Rows per INSERT statement: keeps parameters and statement memory bounded for 100 000-row imports. */
+export const INSERT_CHUNK = 5_000
+
+const col = <T>(rows: NewPurchase[], f: (r: NewPurchase) => T) => sql.param(rows.map(f))
+
+export const purchasesRepository = {
+  /**
+   * Inserts records and their `purchase.created` audit rows in one statement per chunk (the rollup is
+   * maintained by a trigger in the same statement). Returns the records' API JSON in input order.
+   */
+  async insertMany(
+    ex: Executor,
+    actorKeyId: string,
+    rows: NewPurchase[],
+    returnRows = true,
+  ): Promise<PurchaseOut[]> {
+    const out: PurchaseOut[] = []
+    for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+      const chunk = rows.slice(start, start + INSERT_CHUNK)
+      const ids = chunk.map(() => randomUUID())
+      const inserted = await queryRows<{ id: string; json: PurchaseOut }>(
+        ex,
+        sql`with ins as (
+          insert into purchases (id, channel, amount_fen, occurred_on, year, org_id, region_code, supplier,
+                                 supplier_credit_code, product, voucher_no, external_ref, note, created_by)
+          select u.id, u.channel, u.amount_fen, u.occurred_on, extract(year from u.occurred_on)::smallint, u.org_id,
+                 u.region_code, u.supplier, u.supplier_credit_code, u.product, u.voucher_no, u.external_ref, u.note,
+                 ${actorKeyId}::uuid
+            from unnest(${sql.param(ids)}::uuid[], ${col(chunk, (r) => r.channel)}::text[],
+                        ${col(chunk, (r) => r.amountFen.toString())}::bigint[], ${col(chunk, (r) => r.occurredOn)}::date[],
+                        ${col(chunk, (r) => r.orgId)}::uuid[], ${col(chunk, (r) => r.regionCode)}::text[],
+                        ${col(chunk, (r) => r.supplier)}::text[], ${col(chunk, (r) => r.supplierCreditCode)}::text[],
+                        ${col(chunk, (r) => r.product)}::text[], ${col(chunk, (r) => r.voucherNo)}::text[],
+                        ${col(chunk, (r) => r.externalRef)}::text[], ${col(chunk, (r) => r.note)}::text[])
+                 as u(id, channel, amount_fen, occurred_on, org_id, region_code, supplier, supplier_credit_code,
+                      product, voucher_no, external_ref, note)
+          returning *
+        ), audit as (
+          insert into audit_log (actor_key_id, action, entity, entity_id, after)
+          select ${actorKeyId}::uuid, 'purchase.created', 'purchase', ins.id::text, purchase_json(ins::purchases)
+            from ins
+        )
+        select id, ${returnRows ? sql`purchase_json(ins::purchases)` : sql`null`} as json from ins`,
+      )
+      if (returnRows) {
+        const byId = new Map(inserted.map((r) => [r.id, r.json]))
+        for (const id of ids) out.push(byId.get(id)!)
+      }
+    }
+    return out
+  },
+
+  async findById(ex: Executor, id: string): Promise<PurchaseOut | undefined> {
+    const [row] = await queryRows<{ json: PurchaseOut }>(
+      ex,
+      sql`select purchase_json(p) as json from purchases p where p.id = ${id}`,
+    )
+    return row?.json
+  },
+
+  /** Active records holding any of these voucher numbers. */
+  async activeByVouchers(ex: Executor, vouchers: string[]): Promise<{ id: string; voucherNo: string }[]> {
+    if (vouchers.length === 0) return []
+    return queryRows(
+      ex,
+      sql`select id, voucher_no as "voucherNo" from purchases
+           where status = 'active' and voucher_no = any(${sql.param(vouchers)}::text[])`,
+    )
+  },
+
+  /** Voids an active record; undefined when it is not active (or does not exist). */
+  async voidActive(ex: Executor, id: string, reason: string, actorKeyId: string) {
+    const [row] = await queryRows<{ before: PurchaseOut; after: PurchaseOut }>(
+      ex,
+      sql`with old as (select * from purchases where id = ${id} and status = 'active' for update),
+               upd as (update purchases p set status = 'voided', voided_at = now(), void_reason = ${reason},
+                              voided_by = ${actorKeyId}::uuid
+                         from old where p.id = old.id returning p.*)
+          select purchase_json(old::purchases) as before, purchase_json(upd::purchases) as after from old, upd`,
+    )
+    return row
+  },
+
+  async existingOrgIds(ex: Executor, ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set()
+    const rows = await queryRows<{ id: string }>(
+      ex,
+      sql`select id from orgs where id = any(${sql.param(ids)}::uuid[])`,
+    )
+    return new Set(rows.map((r) => r.id))
+  },
+
+  async regionCodes(ex: Executor): Promise<Set<string>> {
+    const rows = await queryRows<{ code: string }>(ex, sql`select code from regions`)
+    return new Set(rows.map((r) => r.code))
+  },
+
+  /** Keyset page ordered by occurred_on desc, id desc, starting after `after` when given. */
+  async list(
+    ex: Executor,
+    filters: PurchaseFilters,
+    after: { occurredOn: string; id: string } | undefined,
+    limit: number,
+  ): Promise<PurchaseOut[]> {
+    const rows = await queryRows<{ json: PurchaseOut }>(
+      ex,
+      sql`select purchase_json(p) as json from purchases p
+           where ${whereClause(filters)}
+             ${after ? sql`and (p.occurred_on, p.id) < (${after.occurredOn}::date, ${after.id}::uuid)` : sql``}
+           order by p.occurred_on desc, p.id desc
+           limit ${limit}`,
+    )
+    return rows.map((r) => r.json)
+  },
+}
+
+/** The list/export filters as one SQL condition over alias `p`. */
+export function whereClause(f: PurchaseFilters) {
+  const parts = [
+    f.status === 'all' ? sql`true` : sql`p.status = ${f.status}`,
+    f.year !== undefined ? sql`p.year = ${f.year}` : undefined,
+    f.channel ? sql`p.channel = ${f.channel}` : undefined,
+    f.org_id ? sql`p.org_id = ${f.org_id}::uuid` : undefined,
+    f.region_code ? sql`p.region_code = ${f.region_code}` : undefined,
+    f.from ? sql`p.occurred_on >= ${f.from}::date` : undefined,
+    f.to ? sql`p.occurred_on <= ${f.to}::date` : undefined,
+    f.voucher_no ? sql`p.voucher_no = ${f.voucher_no}` : undefined,
+    f.external_ref ? sql`p.external_ref = ${f.external_ref}` : undefined,
+  ].filter((p) => p !== undefined)
+  return sql.join(parts, sql` and `)
+}

@@ -1,0 +1,147 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import type { Deps } from '../../deps.js'
+import { errorResponses, idParams, moneyOutput } from '../../schemas.js'
+import { IDEMPOTENCY_DESCRIPTION, idempotentRequestOf, sendOutcome } from '../idempotency/idempotency.js'
+import {
+  createPurchaseBody,
+  listPurchasesQuery,
+  purchasePage,
+  purchaseSchema,
+  voidBody,
+} from './purchases.schemas.js'
+import { createPurchasesService } from './purchases.service.js'
+
+export const MAX_BATCH_ITEMS = 1_000
+
+const writers = ['admin', 'reporter'] as const
+const idempotencyHeader = z.object({
+  'idempotency-key': z.string().optional().meta({ description: IDEMPOTENCY_DESCRIPTION }),
+})
+const dryRunQuery = z.strictObject({
+  dry_run: z
+    .enum(['true', 'false'])
+    .default('false')
+    .meta({ description: 'true: run every check, store nothing, answer 200 with what would have happened' }),
+})
+export const dryRunResult = z
+  .object({ valid: z.literal(true), count: z.number().int(), amount: moneyOutput })
+  .meta({ id: 'DryRunResult' })
+
+export const purchasesRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
+  const service = createPurchasesService(deps)
+  const tags = ['purchases']
+
+  app.post(
+    '/purchases',
+    {
+      config: { roles: writers },
+      schema: {
+        tags,
+        summary: 'Record one purchase',
+        description:
+          'A `voucher_no` already on an active record → 409 `duplicate_voucher` with the other record in `existing_id`. ' +
+          'Reporters record for their own org only (403 otherwise); admins must give `org_id`.',
+        headers: idempotencyHeader,
+        body: createPurchaseBody,
+        response: { 201: purchaseSchema, ...errorResponses(403, 409, 413, 415, 422) },
+      },
+    },
+    async (request, reply) =>
+      sendOutcome(
+        reply,
+        await service.create(idempotentRequestOf(request), request.principal, [request.body], {
+          shape: 'single',
+          pathOf: () => '',
+        }),
+      ),
+  )
+
+  app.post(
+    '/purchases/batch',
+    {
+      config: { roles: writers },
+      schema: {
+        tags,
+        summary: `Record up to ${MAX_BATCH_ITEMS} purchases, all or nothing`,
+        description:
+          'Any invalid item → 400 listing every problem by path (`/items/17/amount`); voucher clashes inside the batch ' +
+          'or with stored records → 409 listing every clashing path. Nothing is stored unless everything is.',
+        headers: idempotencyHeader,
+        querystring: dryRunQuery,
+        body: z.strictObject({ items: z.array(createPurchaseBody).min(1).max(MAX_BATCH_ITEMS) }),
+        response: {
+          200: dryRunResult,
+          201: z.object({ items: z.array(purchaseSchema) }),
+          ...errorResponses(403, 409, 413, 415, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      const dryRun = request.query.dry_run === 'true'
+      return sendOutcome(
+        reply,
+        await service.create(idempotentRequestOf(request), request.principal, request.body.items, {
+          shape: 'batch',
+          dryRun,
+          pathOf: (i) => `/items/${i}`,
+        }),
+      )
+    },
+  )
+
+  app.get(
+    '/purchases',
+    {
+      schema: {
+        tags,
+        summary: 'List purchases, newest occurred_on first',
+        description:
+          'Ordered by `occurred_on` descending, then `id` descending; keyset cursor. Reporters see only their own org; an `org_id` naming another org → 403.',
+        querystring: listPurchasesQuery,
+        response: { 200: purchasePage, ...errorResponses(403) },
+      },
+    },
+    async (request) => service.list(request.principal, request.query),
+  )
+
+  app.get(
+    '/purchases/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Get one purchase',
+        params: idParams,
+        response: { 200: purchaseSchema, ...errorResponses(404) },
+      },
+    },
+    async (request) => service.get(request.principal, request.params.id),
+  )
+
+  app.post(
+    '/purchases/:id/void',
+    {
+      config: { roles: writers },
+      schema: {
+        tags,
+        summary: 'Void a purchase (never deleted)',
+        description:
+          'Totals stop counting it and its voucher number becomes free again. Voiding twice → 409 `conflict`; a reporter voiding another org’s record → 403.',
+        headers: idempotencyHeader,
+        params: idParams,
+        body: voidBody,
+        response: { 200: purchaseSchema, ...errorResponses(403, 404, 409, 415, 422) },
+      },
+    },
+    async (request, reply) =>
+      sendOutcome(
+        reply,
+        await service.void(
+          idempotentRequestOf(request),
+          request.principal,
+          request.params.id,
+          request.body.reason,
+        ),
+      ),
+  )
+}

@@ -1,0 +1,234 @@
+import { decodeCursor, encodeCursor } from '../../cursor.js'
+import { shanghaiToday } from '../../dates.js'
+import { type Db, type Executor, pgConstraint, pgErrorCode } from '../../db/client.js'
+import { AppError, type FieldError, forbidden, notFound, validationFailed } from '../../errors.js'
+import { formatMoney, parseMoney } from '../../money.js'
+import type { Principal } from '../../plugins/auth.js'
+import { appendAudit } from '../audit/audit.repository.js'
+import { type IdempotentOutcome, type IdempotentRequest, runIdempotent } from '../idempotency/idempotency.js'
+import { type NewPurchase, purchasesRepository as repo } from './purchases.repository.js'
+import type { CreatePurchaseInput, ListPurchasesQuery, PurchaseOut } from './purchases.schemas.js'
+
+/** Where a record sits in the request, for error paths: '' (single), '/items/3' (batch), '/rows/18' (import). */
+export type PathOf = (index: number) => string
+
+/** What the response carries: the record (single), the records (batch) or a count and sum (import). */
+export type CreateShape = 'single' | 'batch' | 'import'
+
+export interface CreateOptions {
+  shape: CreateShape
+  pathOf: PathOf
+  /** Check everything, store nothing, answer 200 with what would have happened. */
+  dryRun?: boolean
+}
+
+export type DryRunBody = { valid: true; count: number; amount: string }
+export type ImportBody = { imported: number; amount: string }
+export type CreateBody = PurchaseOut | { items: PurchaseOut[] } | ImportBody | DryRunBody
+
+const EARLIEST_DATE = '2000-01-01'
+
+class VoucherRace extends Error {}
+
+export function createPurchasesService(deps: { db: Db; now: () => Date }) {
+  /** Domain checks for every record (schema checks already passed); all problems, by path. */
+  async function checkRecords(
+    ex: Executor,
+    principal: Principal,
+    items: CreatePurchaseInput[],
+    pathOf: PathOf,
+  ): Promise<NewPurchase[]> {
+    const today = shanghaiToday(deps.now())
+    if (principal.role === 'reporter' && items.some((i) => i.org_id && i.org_id !== principal.orgId)) {
+      throw forbidden('A reporter key can only record purchases for its own org.')
+    }
+    const regions = await repo.regionCodes(ex)
+    const orgs = await repo.existingOrgIds(ex, [
+      ...new Set(items.flatMap((i) => (i.org_id ? [i.org_id] : []))),
+    ])
+    const errors: FieldError[] = []
+    const rows = items.map((item, index) => {
+      const at = (field: string) => `${pathOf(index)}/${field}`
+      const orgId = principal.role === 'reporter' ? principal.orgId! : item.org_id
+      if (!orgId) errors.push({ path: at('org_id'), message: 'required for admin keys' })
+      else if (principal.role !== 'reporter' && !orgs.has(orgId)) {
+        errors.push({ path: at('org_id'), message: 'no such org' })
+      }
+      if (item.occurred_on > today) {
+        errors.push({
+          path: at('occurred_on'),
+          message: `must not be in the future (today is ${today} in Asia/Shanghai)`,
+        })
+      } else if (item.occurred_on < EARLIEST_DATE) {
+        errors.push({ path: at('occurred_on'), message: `must not be before ${EARLIEST_DATE}` })
+      }
+      if (!regions.has(item.region_code)) {
+        errors.push({
+          path: at('region_code'),
+          message: 'not a registered counterpart region (see GET /v1/regions)',
+        })
+      }
+      return {
+        channel: item.channel,
+        amountFen: parseMoney(item.amount)!,
+        occurredOn: item.occurred_on,
+        orgId: orgId ?? '',
+        regionCode: item.region_code,
+        supplier: item.supplier,
+        supplierCreditCode: item.supplier_credit_code ?? null,
+        product: item.product ?? null,
+        voucherNo: item.voucher_no ?? null,
+        externalRef: item.external_ref ?? null,
+        note: item.note ?? null,
+      }
+    })
+    if (errors.length > 0) throw validationFailed(errors, `${errors.length} problem(s) in the request.`)
+    return rows
+  }
+
+  /** 409 listing every record whose voucher clashes with another in the request or an active stored one. */
+  async function checkVouchers(ex: Executor, rows: NewPurchase[], pathOf: PathOf): Promise<void> {
+    const byVoucher = new Map<string, number[]>()
+    rows.forEach((r, i) => {
+      if (r.voucherNo !== null) byVoucher.set(r.voucherNo, [...(byVoucher.get(r.voucherNo) ?? []), i])
+    })
+    const stored = new Map(
+      (await repo.activeByVouchers(ex, [...byVoucher.keys()])).map((s) => [s.voucherNo, s.id]),
+    )
+    const errors: FieldError[] = []
+    let existingId: string | undefined
+    for (const [voucher, indexes] of byVoucher) {
+      const existing = stored.get(voucher)
+      if (existing) {
+        existingId ??= existing
+        for (const i of indexes) {
+          errors.push({
+            path: `${pathOf(i)}/voucher_no`,
+            message: `voucher ${voucher} is already on active record ${existing}`,
+          })
+        }
+      } else if (indexes.length > 1) {
+        for (const i of indexes) {
+          errors.push({
+            path: `${pathOf(i)}/voucher_no`,
+            message: `voucher ${voucher} appears more than once in this request`,
+          })
+        }
+      }
+    }
+    if (errors.length === 0) return
+    errors.sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }))
+    const detail = existingId
+      ? `Voucher number already counted on active record ${existingId}.`
+      : 'Voucher numbers repeat within the request.'
+    throw new AppError(
+      'duplicate_voucher',
+      409,
+      detail,
+      errors,
+      existingId ? { existing_id: existingId } : undefined,
+    )
+  }
+
+  return {
+    /**
+     * Creates records all-or-nothing in one transaction with the idempotency record. Vouchers are checked
+     * first for a helpful 409; the partial unique index decides races, which end in the same 409.
+     */
+    async create(
+      idem: IdempotentRequest,
+      principal: Principal,
+      items: CreatePurchaseInput[],
+      opts: CreateOptions,
+    ): Promise<IdempotentOutcome<CreateBody>> {
+      try {
+        return await runIdempotent<CreateBody>(deps.db, idem, async (tx) => {
+          const rows = await checkRecords(tx, principal, items, opts.pathOf)
+          await checkVouchers(tx, rows, opts.pathOf)
+          const amount = formatMoney(rows.reduce((sum, r) => sum + r.amountFen, 0n))
+          if (opts.dryRun) return { status: 200, body: { valid: true, count: rows.length, amount } }
+          try {
+            const records = await repo.insertMany(tx, principal.keyId, rows, opts.shape !== 'import')
+            const body =
+              opts.shape === 'single'
+                ? records[0]!
+                : opts.shape === 'batch'
+                  ? { items: records }
+                  : { imported: rows.length, amount }
+            return { status: 201, body }
+          } catch (err) {
+            if (pgErrorCode(err) === '23505' && pgConstraint(err) === 'purchases_active_voucher_key') {
+              throw new VoucherRace()
+            }
+            throw err
+          }
+        })
+      } catch (err) {
+        if (!(err instanceof VoucherRace)) throw err
+        // Another request took a voucher between our check and our insert: report it like the pre-check would.
+        const rows = await checkRecords(deps.db, principal, items, opts.pathOf)
+        await checkVouchers(deps.db, rows, opts.pathOf)
+        throw new AppError(
+          'duplicate_voucher',
+          409,
+          'A voucher number was taken by a concurrent request; retry.',
+        )
+      }
+    },
+
+    async get(principal: Principal, id: string): Promise<PurchaseOut> {
+      const record = await repo.findById(deps.db, id)
+      // A reporter gets the same 404 for another org's record as for a missing one: no existence leak.
+      if (!record || (principal.role === 'reporter' && record.org_id !== principal.orgId))
+        throw notFound('Purchase')
+      return record
+    },
+
+    async void(idem: IdempotentRequest, principal: Principal, id: string, reason: string) {
+      return runIdempotent<PurchaseOut>(deps.db, idem, async (tx) => {
+        const record = await repo.findById(tx, id)
+        if (!record) throw notFound('Purchase')
+        if (principal.role === 'reporter' && record.org_id !== principal.orgId) {
+          throw forbidden("A reporter key can only void its own org's purchases.")
+        }
+        const changed = await repo.voidActive(tx, id, reason, principal.keyId)
+        if (!changed) throw new AppError('conflict', 409, `Purchase ${id} is already voided.`)
+        await appendAudit(tx, {
+          actorKeyId: principal.keyId,
+          action: 'purchase.voided',
+          entity: 'purchase',
+          entityId: id,
+          before: changed.before,
+          after: changed.after,
+        })
+        return { status: 200, body: changed.after }
+      })
+    },
+
+    async list(principal: Principal, query: ListPurchasesQuery) {
+      const { limit, cursor, ...filters } = scopeFilters(principal, query)
+      const after = cursor ? decodeCursor(cursor, filters, 2) : undefined
+      const rows = await repo.list(
+        deps.db,
+        filters,
+        after ? { occurredOn: String(after[0]), id: String(after[1]) } : undefined,
+        limit + 1,
+      )
+      const items = rows.slice(0, limit)
+      const last = items[items.length - 1]
+      return {
+        items,
+        next_cursor: rows.length > limit && last ? encodeCursor([last.occurred_on, last.id], filters) : null,
+      }
+    },
+  }
+}
+
+/** A reporter's filters always name its own org; naming another is a 403. */
+export function scopeFilters<T extends { org_id?: string }>(principal: Principal, query: T): T {
+  if (principal.role !== 'reporter') return query
+  if (query.org_id && query.org_id !== principal.orgId) {
+    throw forbidden("A reporter key can only see its own org's purchases.")
+  }
+  return { ...query, org_id: principal.orgId! }
+}
