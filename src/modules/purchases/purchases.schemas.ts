@@ -37,11 +37,9 @@ export const createPurchaseBody = z
     channel: channelSchema,
     amount: moneyInput,
     occurred_on: dateInput.meta({ description: 'Not in the future (Asia/Shanghai), not before 2000-01-01' }),
-    org_id: uuidSchema
-      .optional()
-      .meta({
-        description: 'Required for admin keys; a reporter may omit it (its own org) or give its own org',
-      }),
+    org_id: uuidSchema.optional().meta({
+      description: 'Required for admin keys; a reporter may omit it (its own org) or give its own org',
+    }),
     region_code: regionCodeSchema.meta({ description: 'A registered counterpart county (GET /v1/regions)' }),
     supplier: text(200),
     supplier_credit_code: creditCodeSchema.nullish(),
