@@ -1,0 +1,180 @@
+import { shanghaiToday } from '../../dates.js'
+import type { Db, Executor, Tx } from '../../db/client.js'
+import { validationFailed } from '../../errors.js'
+import { formatMoney, formatRatioE4, ratio } from '../../money.js'
+import { CHANNELS, type Channel } from '../../schemas.js'
+import { loadCanteenUnits } from '../canteen/canteen.service.js'
+import { orgsRepository } from '../orgs/orgs.repository.js'
+import { regionsRepository } from '../regions/regions.repository.js'
+import { loadYearTargets } from '../targets/targets.service.js'
+import { pace, progress, remaining, resolveAsOf, rollupPlan } from './totals.domain.js'
+import { orgNames, type SumDim, sumBy } from './totals.repository.js'
+import {
+  type BreakdownOut,
+  type BreakdownQuery,
+  CHANNEL_LABELS,
+  type ChannelTotalsOut,
+  type TotalsOut,
+  type TotalsQuery,
+} from './totals.schemas.js'
+
+const money = (fen: bigint | null) => (fen === null ? null : formatMoney(fen))
+
+/** total, count, target, progress, remaining and pace of one channel or county, formatted for the API. */
+export function paceFigures(totalFen: bigint, count: number, targetFen: bigint | null, asOf: string) {
+  const p = pace(totalFen, targetFen, asOf)
+  return {
+    total: formatMoney(totalFen),
+    count,
+    target: money(targetFen),
+    progress: progress(totalFen, targetFen),
+    remaining: money(remaining(totalFen, targetFen)),
+    expected_by_now: p ? formatMoney(p.expectedByNow) : null,
+    on_track: p ? p.onTrack : null,
+    projected_year_end: p ? formatMoney(p.projectedYearEnd) : null,
+  }
+}
+
+/**
+ * Runs reads in one REPEATABLE READ, read-only transaction, so every figure of a response comes from the
+ * same snapshot (a purchase committed half-way through cannot make two figures disagree).
+ */
+export function readSnapshot<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction(fn, { isolationLevel: 'repeatable read', accessMode: 'read only' })
+}
+
+export function createTotalsService(deps: { db: Db; now: () => Date }) {
+  const today = () => shanghaiToday(deps.now())
+
+  function asOfFor(year: number, asOf: string | undefined): string {
+    const resolved = resolveAsOf(year, asOf, today())
+    if (typeof resolved === 'string') return resolved
+    throw validationFailed([
+      { path: asOf === undefined ? '/querystring/year' : '/querystring/as_of', message: resolved.error },
+    ])
+  }
+
+  async function checkOrg(ex: Executor, orgId: string | undefined) {
+    if (orgId !== undefined && !(await orgsRepository.findById(ex, orgId))) {
+      throw validationFailed([{ path: '/querystring/org_id', message: 'no organization has this id' }])
+    }
+  }
+
+  return {
+    async totals(q: TotalsQuery): Promise<TotalsOut> {
+      const asOf = asOfFor(q.year, q.as_of)
+      const plan = rollupPlan(asOf, today())
+      return readSnapshot(deps.db, async (tx) => {
+        await checkOrg(tx, q.org_id)
+        const targets = await loadYearTargets(tx, q.year)
+        const regions = await regionsRepository.all(tx)
+        const sums = await sumBy(tx, { plan, orgId: q.org_id }, ['channel', 'region_code'])
+        const units = await loadCanteenUnits(tx, { plan, ratioE4: targets.canteenRatioE4, orgId: q.org_id })
+
+        const byChannel = new Map<string, { fen: bigint; count: number }>()
+        const marketByRegion = new Map<string, { fen: bigint; count: number }>()
+        for (const r of sums) {
+          const c = byChannel.get(r.channel!) ?? { fen: 0n, count: 0 }
+          byChannel.set(r.channel!, { fen: c.fen + r.totalFen, count: c.count + r.count })
+          if (r.channel === 'market_sales') {
+            const m = marketByRegion.get(r.region_code!) ?? { fen: 0n, count: 0 }
+            marketByRegion.set(r.region_code!, { fen: m.fen + r.totalFen, count: m.count + r.count })
+          }
+        }
+
+        const channels: ChannelTotalsOut[] = CHANNELS.map((channel) => {
+          const { fen, count } = byChannel.get(channel) ?? { fen: 0n, count: 0 }
+          if (channel === 'market_sales') {
+            const perRegion = targets.marketPerRegionFen
+            return {
+              channel,
+              ...paceFigures(
+                fen,
+                count,
+                perRegion === null ? null : perRegion * BigInt(regions.length),
+                asOf,
+              ),
+              regions: regions.map((region) => {
+                const s = marketByRegion.get(region.code) ?? { fen: 0n, count: 0 }
+                return {
+                  region_code: region.code,
+                  name: region.name,
+                  ...paceFigures(s.fen, s.count, perRegion, asOf),
+                }
+              }),
+            }
+          }
+          if (channel === 'canteen') {
+            const ratioE4 = targets.canteenRatioE4
+            const declared = units.filter((u) => u.canteenTotalFen !== null)
+            const canteenTotal = declared.reduce((sum, u) => sum + u.canteenTotalFen!, 0n)
+            const reserved = ratioE4 === null ? null : declared.reduce((sum, u) => sum + u.reservedFen!, 0n)
+            return {
+              channel,
+              ...paceFigures(fen, count, reserved !== null && reserved > 0n ? reserved : null, asOf),
+              target_share: ratioE4 === null ? null : formatRatioE4(ratioE4),
+              canteen_total: formatMoney(canteenTotal),
+              reserved: money(reserved),
+              share: ratio(fen, canteenTotal),
+              units: declared.length,
+              units_met: ratioE4 === null ? null : declared.filter((u) => u.met).length,
+              units_without_budget: units.length - declared.length,
+            }
+          }
+          return { channel, ...paceFigures(fen, count, targets.amountFen[channel] ?? null, asOf) }
+        })
+        const grand = [...byChannel.values()].reduce((sum, c) => sum + c.fen, 0n)
+        return {
+          year: q.year,
+          as_of: asOf,
+          computed_at: deps.now().toISOString(),
+          channels,
+          grand_total: formatMoney(grand),
+        }
+      })
+    },
+
+    async breakdown(q: BreakdownQuery): Promise<BreakdownOut> {
+      const asOf = asOfFor(q.year, q.as_of)
+      const plan = rollupPlan(asOf, today())
+      const dim: SumDim = (
+        { month: 'month', org: 'org_id', region: 'region_code', channel: 'channel' } as const
+      )[q.by]
+      return readSnapshot(deps.db, async (tx) => {
+        await checkOrg(tx, q.org_id)
+        const sums = await sumBy(tx, { plan, orgId: q.org_id, channel: q.channel }, [dim])
+        const found = new Map(sums.map((r) => [String(r[dim]), r]))
+        const row = (key: string, label: string) => {
+          const s = found.get(key)
+          return { key, label, total: formatMoney(s?.totalFen ?? 0n), count: s?.count ?? 0 }
+        }
+        let rows: BreakdownOut['rows']
+        if (q.by === 'month') {
+          // Every month from January to as_of's month, zero or not.
+          rows = Array.from({ length: Number(asOf.slice(5, 7)) }, (_, i) => ({
+            ...row(String(i + 1), `${q.year}年${i + 1}月`),
+            key: `${q.year}-${String(i + 1).padStart(2, '0')}`,
+          }))
+        } else if (q.by === 'channel') {
+          const listed: readonly Channel[] = q.channel ? [q.channel] : CHANNELS
+          rows = listed.map((c) => row(c, CHANNEL_LABELS[c]))
+        } else if (q.by === 'region') {
+          rows = (await regionsRepository.all(tx)).map((r) => row(r.code, r.name))
+        } else {
+          // Orgs with at least one counted record: largest total first, then by name and id.
+          const names = await orgNames(tx, [...found.keys()])
+          const fen = (id: string) => found.get(id)!.totalFen
+          rows = [...found.keys()]
+            .sort((a, b) => {
+              const d = fen(b) - fen(a)
+              if (d !== 0n) return d > 0n ? 1 : -1
+              const [na, nb] = [names.get(a) ?? a, names.get(b) ?? b]
+              return na < nb ? -1 : na > nb ? 1 : a < b ? -1 : 1
+            })
+            .map((id) => row(id, names.get(id) ?? id))
+        }
+        return { year: q.year, by: q.by, as_of: asOf, rows }
+      })
+    },
+  }
+}
