@@ -1,0 +1,148 @@
+/**
+ * Child processes and cleanup. Every child and every database the bench creates is registered here and
+ * released in reverse order on success, on failure and on Ctrl-C; each child also loads `guard.ts`, which
+ * stops it when the bench's IPC channel closes, so even a killed bench leaves no server behind.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const GUARD = fileURLToPath(new URL('./guard.ts', import.meta.url))
+
+type Cleanup = { name: string; run: () => Promise<void> }
+const cleanups: Cleanup[] = []
+const children = new Set<ChildProcess>()
+let cleaning: Promise<void> | undefined
+
+/** Registers a release step; returns a function that runs it early (and unregisters it). */
+export function onCleanup(name: string, run: () => Promise<void>): () => Promise<void> {
+  const entry = { name, run }
+  cleanups.push(entry)
+  return async () => {
+    const i = cleanups.indexOf(entry)
+    if (i < 0) return
+    cleanups.splice(i, 1)
+    await run()
+  }
+}
+
+/** Runs every registered release step once, newest first; errors are reported, never thrown. */
+export function cleanupAll(): Promise<void> {
+  cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      const c = cleanups.pop()!
+      try {
+        await c.run()
+      } catch (err) {
+        console.error(`cleanup ${c.name}: ${(err as Error).message}`)
+      }
+    }
+  })()
+  return cleaning
+}
+
+/** Ctrl-C / SIGTERM: clean up, then exit; a last synchronous SIGKILL for any child still alive. */
+export function installSignalHandlers(): void {
+  let signalled = false
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      if (signalled) {
+        console.error(`\n${sig} again: still cleaning up (children and databases)…`)
+        return
+      }
+      signalled = true
+      console.error(`\n${sig}: stopping children and dropping bench databases…`)
+      cleanupAll().finally(() => process.exit(130))
+    })
+  }
+  process.on('exit', () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  })
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer()
+  srv.listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  const { port } = srv.address() as { port: number }
+  srv.close()
+  await once(srv, 'close')
+  return port
+}
+
+export interface Child {
+  name: string
+  pid: number
+  port: number
+  proc: ChildProcess
+  /** The last lines the child wrote, for error messages. */
+  tail(): string
+  stop(): Promise<void>
+}
+
+/** Starts `node --import tsx [--import guard] [nodeArgs] script` in the repository root. */
+export async function startChild(opts: {
+  name: string
+  script: string
+  args?: string[]
+  nodeArgs?: string[]
+  env: Record<string, string>
+  port: number
+}): Promise<Child> {
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--import', GUARD, ...(opts.nodeArgs ?? []), opts.script, ...(opts.args ?? [])],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...opts.env, PORT: String(opts.port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    },
+  )
+  children.add(proc)
+  const lines: string[] = []
+  const keep = (chunk: Buffer) => {
+    lines.push(...chunk.toString().split('\n').filter(Boolean))
+    if (lines.length > 40) lines.splice(0, lines.length - 40)
+  }
+  proc.stdout!.on('data', keep)
+  proc.stderr!.on('data', keep)
+  const exited = once(proc, 'exit')
+  const stop = onCleanup(`stop ${opts.name}`, async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM')
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timer)
+    }
+    if (proc.connected) proc.disconnect()
+    children.delete(proc)
+  })
+  if (proc.pid === undefined) {
+    await stop()
+    throw new Error(`${opts.name}: could not spawn`)
+  }
+  return { name: opts.name, pid: proc.pid, port: opts.port, proc, tail: () => lines.join('\n'), stop }
+}
+
+/** Polls `url` until it answers 200; fails early when the child exits. */
+export async function waitReady(child: Child, url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
+      throw new Error(
+        `${child.name} exited (${child.proc.exitCode ?? child.proc.signalCode}):\n${child.tail()}`,
+      )
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) })
+      await res.arrayBuffer()
+      if (res.status === 200) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms:\n${child.tail()}`)
+}
