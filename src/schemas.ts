@@ -20,7 +20,8 @@ export const moneyInput = z
     MONEY_PATTERN,
     'must be a decimal string in yuan with at most 10 integer digits and 2 fraction digits, ASCII digits only, no separators or exponent (e.g. "125000.50")',
   )
-  .refine((s) => parseMoney(s)! > 0n, 'must be greater than 0')
+  // Only a well-formed amount can be zero; a malformed one already has its format error.
+  .refine((s) => (parseMoney(s) ?? 1n) > 0n, 'must be greater than 0')
   .meta({ description: 'Amount in yuan as a decimal string, > 0, ≤ 9999999999.99', example: '125000.50' })
 
 /** A money amount in a response: always exactly two fraction digits. */
