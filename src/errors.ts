@@ -1,19 +1,21 @@
 import { z } from 'zod'
 
-export type ErrorCode =
-  | 'validation_failed'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'duplicate_voucher'
-  | 'idempotency_key_reused'
-  | 'idempotency_key_in_use'
-  | 'conflict'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'rate_limited'
-  | 'service_unavailable'
-  | 'internal'
+export const ERROR_CODES = [
+  'validation_failed',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'duplicate_voucher',
+  'idempotency_key_reused',
+  'idempotency_key_in_use',
+  'conflict',
+  'payload_too_large',
+  'unsupported_media_type',
+  'rate_limited',
+  'service_unavailable',
+  'internal',
+] as const
+export type ErrorCode = (typeof ERROR_CODES)[number]
 
 export interface FieldError {
   path: string
@@ -74,7 +76,7 @@ export const problemSchema = z
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
-    code: z.string(),
+    code: z.enum(ERROR_CODES),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     existing_id: z.string().optional(),
   })

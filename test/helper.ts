@@ -18,7 +18,8 @@ export async function freshDatabase(t: Test): Promise<{ database: Database; url?
   const base = process.env.DATABASE_URL
   if (!base) {
     const database = openDatabase({})
-    t.teardown(() => database.close())
+    // A test may have closed it already (readiness, outage tests).
+    t.teardown(() => database.close().catch(() => {}))
     return { database }
   }
   const url = new URL(base)
@@ -48,9 +49,14 @@ export interface TestApp {
 
 export async function buildTestApp(
   t: Test,
-  opts: { env?: Record<string, string>; now?: () => Date } = {},
+  opts: {
+    env?: Record<string, string>
+    now?: () => Date
+    /** An open database to build on (e.g. a second app on the same one); a fresh one otherwise. */
+    database?: Database
+  } = {},
 ): Promise<TestApp> {
-  const { database } = await freshDatabase(t)
+  const database = opts.database ?? (await freshDatabase(t)).database
   const config = loadConfig({ ADMIN_API_KEY: ADMIN_SECRET, RATE_LIMIT_PER_MINUTE: '0', ...opts.env })
   const app = await buildApp({ config, database, now: opts.now })
   t.teardown(() => app.close())
@@ -89,4 +95,60 @@ export async function createKey(ctx: TestApp, role: 'admin' | 'finance'): Promis
 
 export function json<T = Record<string, unknown>>(res: LightMyRequestResponse): T {
   return res.json() as T
+}
+
+/** A name no other test uses, so tests never collide on one shared database. */
+export const uniqueName = (prefix = 'org') => `${prefix}-${randomBytes(6).toString('hex')}`
+
+/** Creates an org directly through the service; returns its id. */
+export async function createOrg(ctx: TestApp, kind = 'agency', name = uniqueName()): Promise<string> {
+  const db = ctx.database.db
+  const org = await inTransaction(db, (tx) =>
+    createOrgsService({ db }).create(tx, null as unknown as string, { name, kind }),
+  )
+  return org.body.id
+}
+
+/** Creates a key of any role directly through the service; returns its id, secret and auth header. */
+export async function createKeyFor(
+  ctx: TestApp,
+  role: 'admin' | 'finance' | 'reporter',
+  orgId?: string,
+): Promise<{ keyId: string; secret: string; auth: { authorization: string } }> {
+  const db = ctx.database.db
+  const key = await inTransaction(db, (tx) =>
+    createApiKeysService({ db }).create(tx, null, { name: role, role, org_id: orgId }),
+  )
+  return { keyId: key.body.id, secret: key.body.secret, auth: bearer(key.body.secret) }
+}
+
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: string
+  errors?: { path: string; message: string }[]
+  [extension: string]: unknown
+}
+
+/**
+ * Asserts an RFC 9457 response with this status and code (content type, every member, no stack or SQL)
+ * and returns the body.
+ */
+export function assertProblem(t: Test, res: LightMyRequestResponse, status: number, code: string): Problem {
+  t.equal(res.statusCode, status, `status ${status} (${code})`)
+  t.match(res.headers['content-type'], /^application\/problem\+json/, 'problem+json content type')
+  const body = res.json() as Problem
+  t.equal(body.status, status, 'body.status')
+  t.equal(body.code, code, 'body.code')
+  t.type(body.type, 'string', 'body.type')
+  t.type(body.title, 'string', 'body.title')
+  t.type(body.detail, 'string', 'body.detail')
+  t.notMatch(
+    res.body,
+    /\bat .+:\d+:\d+|node_modules|\bselect\b.+\bfrom\b|\binsert into\b/i,
+    'no stack or SQL',
+  )
+  return body
 }

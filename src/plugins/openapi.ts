@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
+import { IDEMPOTENCY_DESCRIPTION, IDEMPOTENCY_KEY_PATTERN } from '../modules/idempotency/idempotency.js'
 
 export const API_DESCRIPTION = `Records purchases of products from Minhang District's counterpart counties (Yunnan, Xinjiang) through
 five channels and serves exact running totals against each year's targets.
@@ -45,8 +46,99 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
       ],
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (doc) => finishDocument(jsonSchemaTransformObject(doc) as OpenApiDocument),
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 })
+
+type JsonObject = Record<string, unknown>
+interface Operation extends JsonObject {
+  parameters?: Array<{ name: string; in: string } & JsonObject>
+  responses?: Record<string, { content?: Record<string, unknown> } & JsonObject>
+  security?: unknown
+}
+interface OpenApiDocument extends JsonObject {
+  paths?: Record<string, Record<string, Operation>>
+  components?: { schemas?: Record<string, unknown> } & JsonObject
+}
+
+const PROBLEM_REF = { $ref: '#/components/schemas/Problem' }
+const BODY_ERRORS = [
+  ['413', 'Body over the limit (`payload_too_large`)'],
+  ['415', 'Wrong content type (`unsupported_media_type`)'],
+] as const
+const DEFAULT_DESCRIPTIONS: Record<string, string> = { '200': 'OK', '201': 'Created', '204': 'No content' }
+
+const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
+
+/**
+ * What the zod transform cannot say by itself, applied to the whole document so no route can forget it:
+ * every /v1 operation names its security requirement, every /v1 POST documents `Idempotency-Key`, error
+ * responses are `application/problem+json` (what the error handler sends), and component schemas no
+ * operation references (the zod provider's unused `…Input` twins) are left out.
+ */
+export function finishDocument(doc: OpenApiDocument): OpenApiDocument {
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    const v1 = path.startsWith('/v1/')
+    for (const [method, op] of Object.entries(item)) {
+      if (!METHODS.has(method)) continue
+      if (v1) op.security ??= [{ bearerAuth: [] }]
+      if (v1 && method === 'post') addIdempotencyHeader(op)
+      op.responses ??= {}
+      const responses = op.responses
+      // Fastify itself answers these for any route with a body, before a handler runs.
+      if (op.requestBody) {
+        for (const [status, description] of BODY_ERRORS) {
+          responses[status] ??= {
+            description,
+            content: { 'application/json': { schema: { ...PROBLEM_REF } } },
+          }
+        }
+      }
+      for (const [status, response] of Object.entries(responses)) {
+        if (response.description === 'Default Response' && DEFAULT_DESCRIPTIONS[status]) {
+          response.description = DEFAULT_DESCRIPTIONS[status]
+        }
+        const json = response.content?.['application/json']
+        if (Number(status) >= 400 && json && response.content) {
+          response.content = { 'application/problem+json': json }
+        }
+      }
+    }
+  }
+  pruneUnreferencedSchemas(doc)
+  return doc
+}
+
+function addIdempotencyHeader(op: Operation) {
+  op.parameters ??= []
+  const params = op.parameters
+  if (params.some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key')) return
+  params.push({
+    in: 'header',
+    name: 'Idempotency-Key',
+    required: false,
+    description: IDEMPOTENCY_DESCRIPTION,
+    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: IDEMPOTENCY_KEY_PATTERN.source },
+  })
+}
+
+const REF = /"\$ref":"#\/components\/schemas\/([^"]+)"/g
+
+function pruneUnreferencedSchemas(doc: OpenApiDocument) {
+  const schemas = doc.components?.schemas
+  if (!schemas) return
+  const reached = new Set<string>()
+  const visit = (value: unknown) => {
+    for (const [, name] of JSON.stringify(value).matchAll(REF)) {
+      const decoded = decodeURIComponent(name!)
+      if (!reached.has(decoded) && decoded in schemas) {
+        reached.add(decoded)
+        visit(schemas[decoded])
+      }
+    }
+  }
+  visit({ paths: doc.paths, webhooks: doc.webhooks, components: { ...doc.components, schemas: undefined } })
+  for (const name of Object.keys(schemas)) if (!reached.has(name)) delete schemas[name]
+}
