@@ -31,9 +31,13 @@ function isDatabaseUnavailable(err: unknown): boolean {
     const code = (e as { code?: unknown }).code
     if (typeof code === 'string' && UNAVAILABLE_NODE_CODES.has(code)) return true
     const msg = (e as { message?: unknown }).message
+    // 55000 is a broad class (object not in prerequisite state); only its refused-connection form is an
+    // outage: `database "x" is not currently accepting connections` (ALLOW_CONNECTIONS false, being dropped).
+    if (code === '55000' && typeof msg === 'string' && /is not currently accepting connections/.test(msg))
+      return true
     if (
       typeof msg === 'string' &&
-      /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|PGlite is closed/i.test(
+      /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is closed/i.test(
         msg,
       )
     )
@@ -70,6 +74,9 @@ function send(reply: FastifyReply, status: number, body: Record<string, unknown>
 
 /** One place that turns every error into RFC 9457 problem+json; never leaks stacks or SQL. */
 export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
+  // Fastify parses text/plain bodies by default; the contract wants 415 for any body that is not JSON, so
+  // only the JSON parser stays (a route that takes another type, like the CSV import, adds its own).
+  app.removeContentTypeParser('text/plain')
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof AppError) {
       if (err.status >= 500) request.log.error({ err }, 'request failed')
@@ -95,10 +102,17 @@ export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
     const status = err.statusCode ?? 500
     const code = status < 500 ? FASTIFY_STATUS_CODES[status] : undefined
     if (code) {
+      // Fastify's own 400s (malformed or empty JSON body) name the body as the problem, like ours do.
       const errors = err.validation
         ? err.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }))
-        : undefined
-      return send(reply, status, problemBody(code, status, err.message, errors))
+        : status === 400
+          ? [{ path: '/', message: err.message }]
+          : undefined
+      const detail =
+        code === 'unsupported_media_type'
+          ? `Content-Type "${String(request.headers['content-type'] ?? '').slice(0, 100)}" is not accepted by this route.`
+          : err.message
+      return send(reply, status, problemBody(code, status, detail, errors))
     }
     request.log.error({ err }, 'unhandled error')
     return send(reply, 500, problemBody('internal', 500, 'An internal error occurred.'))
