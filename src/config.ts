@@ -1,11 +1,22 @@
 import { z } from 'zod'
 
-const port = z.coerce.number().int().min(0).max(65535)
+/** A whole number written in plain decimal digits ("3000"; not " ", "0x10", "1e3" or "3000.5"). */
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]+$/, `must be a whole number ${min}–${max}`)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, `must be a whole number ${min}–${max}`)
+        .max(max, `must be a whole number ${min}–${max}`),
+    )
 
 /** The environment, validated in one place. `loadConfig` is pure: it reads only the object it is given. */
 export const configSchema = z
   .object({
-    PORT: port.default(3000),
+    PORT: integer(0, 65535).default(3000),
     HOST: z.string().min(1).default('127.0.0.1'),
     DATABASE_URL: z
       .string()
@@ -14,8 +25,8 @@ export const configSchema = z
     DATA_DIR: z.string().min(1).default('./data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
-    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
-    PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
+    RATE_LIMIT_PER_MINUTE: integer(0, 1_000_000_000).default(6000),
+    PG_POOL_MAX: integer(1, 200).default(20),
   })
   .transform((env) => ({
     port: env.PORT,
@@ -37,7 +48,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
   const result = configSchema.safeParse(cleaned)
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')
+    // One line, whatever a value contains; values are never echoed (ADMIN_API_KEY is a secret).
+    const problems = result.error.issues
+      .map((i) => `${i.path.join('.')} ${i.message}`.replace(/\s+/g, ' '))
+      .join('; ')
     throw new ConfigError(`invalid configuration: ${problems}`)
   }
   return result.data
