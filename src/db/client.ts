@@ -44,6 +44,12 @@ export function openDatabase(opts: DatabaseOptions): Database {
     })
     // Idle clients that lose their server emit 'error'; without a listener that would crash the process.
     pool.on('error', (err) => opts.onPoolError?.(err))
+    // A client checked out of the pool has no pool listener: if its server connection dies between two
+    // queries of a transaction (backend terminated, database restarting), pg emits 'error' on the client,
+    // and an 'error' event nobody listens to kills the process. The failure still surfaces where it
+    // matters — the client's next query fails (→ 503) and the pool discards it on release — so this
+    // listener only keeps the process alive.
+    pool.on('connect', (client) => client.on('error', () => {}))
     const db = drizzlePg(pool, { schema }) as unknown as Db
     return {
       kind: 'pg',
