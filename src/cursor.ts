@@ -9,7 +9,16 @@ export function encodeCursor(position: readonly (string | number)[], filters: un
   return Buffer.from(JSON.stringify({ p: position, f: filterDigest(filters) }), 'utf8').toString('base64url')
 }
 
-export function decodeCursor(cursor: string, filters: unknown, arity: number): (string | number)[] {
+/**
+ * The digest is not a signature: a client can forge a cursor for the right filters, so `valid` checks the
+ * position's values before they reach SQL (a forged cursor is a 400, never a database error).
+ */
+export function decodeCursor(
+  cursor: string,
+  filters: unknown,
+  arity: number,
+  valid: (position: (string | number)[]) => boolean = () => true,
+): (string | number)[] {
   let parsed: { p?: unknown; f?: unknown }
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
@@ -24,7 +33,9 @@ export function decodeCursor(cursor: string, filters: unknown, arity: number): (
     throw invalid('The cursor is malformed.')
   }
   if (parsed.f !== filterDigest(filters)) throw invalid('The cursor was made for other filters.')
-  return parsed.p as (string | number)[]
+  const position = parsed.p as (string | number)[]
+  if (!valid(position)) throw invalid('The cursor is malformed.')
+  return position
 }
 
 function filterDigest(filters: unknown): string {

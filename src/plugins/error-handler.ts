@@ -46,6 +46,13 @@ function isDatabaseUnavailable(err: unknown): boolean {
   return false
 }
 
+/**
+ * Data exceptions that only a malformed value from the request can cause (bad uuid/date/number text, a NUL
+ * or untranslatable character). Validation should catch these first; if one slips through, it is still the
+ * client's 400, not a 500 — and the SQL message is logged, never sent.
+ */
+const INPUT_SQLSTATES = new Set(['22P02', '22007', '22008', '22021', '22P05'])
+
 function zodErrors(err: FastifyError & { validation: unknown[] }): FieldError[] {
   const context = err.validationContext
   const prefix = context && context !== 'body' ? `/${context}` : ''
@@ -89,6 +96,20 @@ export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const errors = zodErrors(err as FastifyError & { validation: unknown[] })
       return send(reply, 400, problemBody('validation_failed', 400, 'The request is invalid.', errors))
+    }
+    const sqlstate = pgErrorCode(err)
+    if (sqlstate && INPUT_SQLSTATES.has(sqlstate)) {
+      request.log.warn(
+        { err: { message: err.message, code: sqlstate } },
+        'malformed value reached the database',
+      )
+      return send(
+        reply,
+        400,
+        problemBody('validation_failed', 400, 'A value in the request is malformed.', [
+          { path: '/', message: 'a value is malformed' },
+        ]),
+      )
     }
     if (isDatabaseUnavailable(err)) {
       request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable')

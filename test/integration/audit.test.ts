@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import t from 'tap'
+import { encodeCursor } from '../../src/cursor.js'
 import { queryRows } from '../../src/db/client.js'
 import { assertProblem, buildTestApp, createKeyFor, createOrgWithReporter, uniqueName } from '../helper.js'
 
@@ -174,6 +175,16 @@ t.test('errors', async (t) => {
         400,
         'validation_failed',
       )
+    }
+  })
+
+  t.test('a forged cursor is 400, never a database error', async (t) => {
+    for (const position of [['abc'], [1.5], ['-1'], ['99999999999999999999'], [7]]) {
+      const res = await app.inject({
+        url: `/v1/audit?cursor=${encodeCursor(position, {})}`,
+        headers: admin.auth,
+      })
+      t.match(assertProblem(t, res, 400, 'validation_failed').errors, [{ path: '/querystring/cursor' }])
     }
   })
 

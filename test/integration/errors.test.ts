@@ -1,9 +1,13 @@
+import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { assertProblem, buildTestApp, createKeyFor, uniqueName } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const { app } = ctx
 const admin = await createKeyFor(ctx, 'admin')
+// A route that lets a malformed value reach the database, as a validation gap would.
+app.get('/test/malformed-value', async () => ctx.database.db.execute(sql`select ${'not-a-uuid'}::uuid`))
+app.get('/test/bug', async () => ctx.database.db.execute(sql`select * from no_such_table`))
 
 t.test('an unknown route is 404 not_found, with or without a key', async (t) => {
   for (const [method, url] of [
@@ -119,4 +123,18 @@ t.test('a database error is 503 without SQL or a stack', async (t) => {
     t.equal(res.headers['retry-after'], '1')
     t.notMatch(p.detail, /pglite|pool|select|insert/i)
   }
+})
+
+t.test("a malformed value that reaches the database is still the client's 400", async (t) => {
+  const res = await app.inject({ url: '/test/malformed-value' })
+  const p = assertProblem(t, res, 400, 'validation_failed')
+  t.notMatch(res.body, /uuid|syntax/i, 'no database message')
+  t.ok(p.errors?.length)
+})
+
+t.test('a server bug is 500 internal without SQL or a stack', async (t) => {
+  const res = await app.inject({ url: '/test/bug' })
+  const p = assertProblem(t, res, 500, 'internal')
+  t.equal(p.detail, 'An internal error occurred.')
+  t.notMatch(res.body, /no_such_table|relation/)
 })

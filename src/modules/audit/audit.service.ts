@@ -27,7 +27,15 @@ export function createAuditService(deps: { db: Db }) {
             : lte(auditLog.at, bound(filters.to, true))
           : undefined,
       ]
-      if (cursor) where.push(lt(auditLog.id, BigInt(decodeCursor(cursor, filters, 1)[0]!)))
+      if (cursor) {
+        const [id] = decodeCursor(
+          cursor,
+          filters,
+          1,
+          ([p]) => typeof p === 'string' && /^[1-9][0-9]{0,18}$/.test(p),
+        )
+        where.push(lt(auditLog.id, BigInt(id!)))
+      }
       const rows = await deps.db
         .select()
         .from(auditLog)

@@ -82,7 +82,18 @@ export function createOrgsService(deps: { db: Db }) {
     },
 
     async list(limit: number, cursor: string | undefined) {
-      const after = cursor === undefined ? undefined : String(decodeCursor(cursor, 'orgs', 1)[0])
+      const after =
+        cursor === undefined
+          ? undefined
+          : String(
+              // An org name: text PostgreSQL can compare (no NUL), no longer than a name may be.
+              decodeCursor(
+                cursor,
+                'orgs',
+                1,
+                ([p]) => typeof p === 'string' && p.length <= 200 && !p.includes('\0'),
+              )[0],
+            )
       const rows = await repo.listAfter(deps.db, after, limit + 1)
       const items = rows.slice(0, limit).map(toOrgOut)
       const next = rows.length > limit ? encodeCursor([items[items.length - 1]!.name], 'orgs') : null
