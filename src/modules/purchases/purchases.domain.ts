@@ -6,6 +6,8 @@ const CREDIT_CODE_WEIGHTS = Array.from({ length: 17 }, (_, i) => Number(3n ** Bi
 
 /** The check character for the first 17 characters of a credit code, or null if one is outside the alphabet. */
 export function creditCodeCheckChar(first17: string): string | null {
+  // Not 17 characters: no check character (indexOf('') would otherwise read a missing one as '0').
+  if (first17.length !== 17) return null
   let sum = 0
   for (let i = 0; i < 17; i++) {
     const v = CREDIT_CODE_ALPHABET.indexOf(first17[i] ?? '')

@@ -1,4 +1,5 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import type { FastifyRequest } from 'fastify'
+import { type FastifyPluginAsyncZod, hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Deps } from '../../deps.js'
 import { errorResponses, idParams, moneyOutput } from '../../schemas.js'
@@ -10,7 +11,7 @@ import {
   purchaseSchema,
   voidBody,
 } from './purchases.schemas.js'
-import { createPurchasesService } from './purchases.service.js'
+import { createPurchasesService, type PathOf } from './purchases.service.js'
 
 export const MAX_BATCH_ITEMS = 1_000
 
@@ -32,10 +33,45 @@ export const purchasesRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app
   const service = createPurchasesService(deps)
   const tags = ['purchases']
 
+  /**
+   * The create routes take `attachValidation`, so a body that fails the schema reaches the handler: the domain
+   * problems of its well-formed fields (unknown region or org, future date) are added to the schema's, and the
+   * one 400 lists every problem (a batch: every bad item by index). Then the error goes to the error handler.
+   */
+  async function rejectInvalid(
+    request: FastifyRequest,
+    items: (body: unknown) => unknown[] | undefined,
+    pathOf: PathOf,
+  ) {
+    const err = request.validationError as
+      | (Error & { validation?: unknown; validationContext?: string })
+      | undefined
+    if (!err) return
+    if (err.validationContext === 'body' && hasZodFastifySchemaValidationErrors(err)) {
+      const raw = items(request.body)
+      if (raw && raw.length <= MAX_BATCH_ITEMS) {
+        const flagged = new Set(err.validation.map((v) => v.instancePath))
+        for (const e of await service.problemsOfInvalid(request.principal, raw, pathOf)) {
+          if (flagged.has(e.path)) continue
+          // Same shape as the type provider's issues, which the error handler turns into errors[].
+          ;(err.validation as unknown[]).push({
+            keyword: 'custom',
+            instancePath: e.path,
+            schemaPath: '',
+            params: {},
+            message: e.message,
+          })
+        }
+      }
+    }
+    throw err
+  }
+
   app.post(
     '/purchases',
     {
       config: { roles: writers },
+      attachValidation: true,
       schema: {
         tags,
         summary: 'Record one purchase',
@@ -47,20 +83,27 @@ export const purchasesRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app
         response: { 201: purchaseSchema, ...errorResponses(403, 409, 413, 415, 422) },
       },
     },
-    async (request, reply) =>
-      sendOutcome(
+    async (request, reply) => {
+      await rejectInvalid(
+        request,
+        (body) => [body],
+        () => '',
+      )
+      return sendOutcome(
         reply,
         await service.create(idempotentRequestOf(request), request.principal, [request.body], {
           shape: 'single',
           pathOf: () => '',
         }),
-      ),
+      )
+    },
   )
 
   app.post(
     '/purchases/batch',
     {
       config: { roles: writers },
+      attachValidation: true,
       schema: {
         tags,
         summary: `Record up to ${MAX_BATCH_ITEMS} purchases, all or nothing`,
@@ -78,6 +121,14 @@ export const purchasesRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app
       },
     },
     async (request, reply) => {
+      await rejectInvalid(
+        request,
+        (body) => {
+          const items = (body as { items?: unknown } | null)?.items
+          return Array.isArray(items) ? items : undefined
+        },
+        (i) => `/items/${i}`,
+      )
       const dryRun = request.query.dry_run === 'true'
       return sendOutcome(
         reply,

@@ -1,13 +1,19 @@
 import { decodeCursor, encodeCursor } from '../../cursor.js'
-import { shanghaiToday } from '../../dates.js'
+import { isCalendarDate, shanghaiToday } from '../../dates.js'
 import { type Db, type Executor, pgConstraint, pgErrorCode } from '../../db/client.js'
 import { AppError, type FieldError, forbidden, notFound, validationFailed } from '../../errors.js'
 import { formatMoney, parseMoney } from '../../money.js'
 import type { Principal } from '../../plugins/auth.js'
+import { uuidSchema } from '../../schemas.js'
 import { appendAudit } from '../audit/audit.repository.js'
 import { type IdempotentOutcome, type IdempotentRequest, runIdempotent } from '../idempotency/idempotency.js'
 import { type NewPurchase, purchasesRepository as repo } from './purchases.repository.js'
-import type { CreatePurchaseInput, ListPurchasesQuery, PurchaseOut } from './purchases.schemas.js'
+import {
+  type CreatePurchaseInput,
+  type ListPurchasesQuery,
+  type PurchaseOut,
+  regionCodeSchema,
+} from './purchases.schemas.js'
 
 /** Where a record sits in the request, for error paths: '' (single), '/items/3' (batch), '/rows/18' (import). */
 export type PathOf = (index: number) => string
@@ -31,6 +37,16 @@ const EARLIEST_DATE = '2000-01-01'
 class VoucherRace extends Error {}
 
 export function createPurchasesService(deps: { db: Db; now: () => Date }) {
+  /** What the domain checks of a request need: today, the registered regions and the orgs it names. */
+  async function domainContext(ex: Executor, principal: Principal, orgIds: string[]): Promise<DomainContext> {
+    return {
+      principal,
+      today: shanghaiToday(deps.now()),
+      regions: await repo.regionCodes(ex),
+      orgs: await repo.existingOrgIds(ex, [...new Set(orgIds)]),
+    }
+  }
+
   /** Domain checks for every record (schema checks already passed); all problems, by path. */
   async function checkRecords(
     ex: Executor,
@@ -38,52 +54,29 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
     items: CreatePurchaseInput[],
     pathOf: PathOf,
   ): Promise<NewPurchase[]> {
-    const today = shanghaiToday(deps.now())
-    if (principal.role === 'reporter' && items.some((i) => i.org_id && i.org_id !== principal.orgId)) {
-      throw forbidden('A reporter key can only record purchases for its own org.')
-    }
-    const regions = await repo.regionCodes(ex)
-    const orgs = await repo.existingOrgIds(ex, [
-      ...new Set(items.flatMap((i) => (i.org_id ? [i.org_id] : []))),
-    ])
-    const errors: FieldError[] = []
-    const rows = items.map((item, index) => {
-      const at = (field: string) => `${pathOf(index)}/${field}`
-      const orgId = principal.role === 'reporter' ? principal.orgId! : item.org_id
-      if (!orgId) errors.push({ path: at('org_id'), message: 'required for admin keys' })
-      else if (principal.role !== 'reporter' && !orgs.has(orgId)) {
-        errors.push({ path: at('org_id'), message: 'no such org' })
-      }
-      if (item.occurred_on > today) {
-        errors.push({
-          path: at('occurred_on'),
-          message: `must not be in the future (today is ${today} in Asia/Shanghai)`,
-        })
-      } else if (item.occurred_on < EARLIEST_DATE) {
-        errors.push({ path: at('occurred_on'), message: `must not be before ${EARLIEST_DATE}` })
-      }
-      if (!regions.has(item.region_code)) {
-        errors.push({
-          path: at('region_code'),
-          message: 'not a registered counterpart region (see GET /v1/regions)',
-        })
-      }
-      return {
-        channel: item.channel,
-        amountFen: parseMoney(item.amount)!,
-        occurredOn: item.occurred_on,
-        orgId: orgId ?? '',
-        regionCode: item.region_code,
-        supplier: item.supplier,
-        supplierCreditCode: item.supplier_credit_code ?? null,
-        product: item.product ?? null,
-        voucherNo: item.voucher_no ?? null,
-        externalRef: item.external_ref ?? null,
-        note: item.note ?? null,
-      }
-    })
+    assertOwnOrg(principal, items)
+    const c = await domainContext(
+      ex,
+      principal,
+      items.flatMap((i) => (i.org_id ? [i.org_id] : [])),
+    )
+    const errors = items.flatMap((item, index) =>
+      recordProblems(c, item, (field) => `${pathOf(index)}/${field}`),
+    )
     if (errors.length > 0) throw validationFailed(errors, `${errors.length} problem(s) in the request.`)
-    return rows
+    return items.map((item) => ({
+      channel: item.channel,
+      amountFen: parseMoney(item.amount)!,
+      occurredOn: item.occurred_on,
+      orgId: principal.role === 'reporter' ? principal.orgId! : item.org_id!,
+      regionCode: item.region_code,
+      supplier: item.supplier,
+      supplierCreditCode: item.supplier_credit_code ?? null,
+      product: item.product ?? null,
+      voucherNo: item.voucher_no ?? null,
+      externalRef: item.external_ref ?? null,
+      note: item.note ?? null,
+    }))
   }
 
   /** 409 listing every record whose voucher clashes with another in the request or an active stored one. */
@@ -176,6 +169,30 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
       }
     },
 
+    /**
+     * The domain problems (unknown region or org, future date…) of a request that already failed schema
+     * validation, judged on its well-formed fields only, so one 400 lists every problem. A reporter naming
+     * another org is still a 403, as it is for a well-formed request.
+     */
+    async problemsOfInvalid(
+      principal: Principal,
+      rawItems: unknown[],
+      pathOf: PathOf,
+    ): Promise<FieldError[]> {
+      const items = rawItems.map((i) =>
+        i !== null && typeof i === 'object' && !Array.isArray(i) ? (i as Record<string, unknown>) : undefined,
+      )
+      const orgIds = items.flatMap((i) => (isUuid(i?.org_id) ? [i.org_id] : []))
+      assertOwnOrg(
+        principal,
+        orgIds.map((org_id) => ({ org_id })),
+      )
+      const c = await domainContext(deps.db, principal, orgIds)
+      return items.flatMap((item, index) =>
+        item ? recordProblems(c, item, (field) => `${pathOf(index)}/${field}`) : [],
+      )
+    },
+
     async get(principal: Principal, id: string): Promise<PurchaseOut> {
       const record = await repo.findById(deps.db, id)
       // A reporter gets the same 404 for another org's record as for a missing one: no existence leak.
@@ -222,6 +239,59 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
       }
     },
   }
+}
+
+interface DomainContext {
+  principal: Principal
+  today: string
+  regions: Set<string>
+  orgs: Set<string>
+}
+
+const isUuid = (v: unknown): v is string => typeof v === 'string' && uuidSchema.safeParse(v).success
+
+/** A reporter records for its own org only. */
+function assertOwnOrg(principal: Principal, items: { org_id?: unknown }[]) {
+  if (principal.role === 'reporter' && items.some((i) => i.org_id && i.org_id !== principal.orgId)) {
+    throw forbidden('A reporter key can only record purchases for its own org.')
+  }
+}
+
+/**
+ * The domain problems of one record. Only fields that are well-formed are judged (a malformed one is the
+ * schema's problem), so this also serves requests that failed schema validation.
+ */
+function recordProblems(
+  c: DomainContext,
+  item: { org_id?: unknown; occurred_on?: unknown; region_code?: unknown },
+  at: (field: string) => string,
+): FieldError[] {
+  const errors: FieldError[] = []
+  if (c.principal.role !== 'reporter') {
+    if (item.org_id === undefined) errors.push({ path: at('org_id'), message: 'required for admin keys' })
+    else if (isUuid(item.org_id) && !c.orgs.has(item.org_id)) {
+      errors.push({ path: at('org_id'), message: 'no such org' })
+    }
+  }
+  const date = item.occurred_on
+  if (typeof date === 'string' && isCalendarDate(date)) {
+    if (date > c.today) {
+      errors.push({
+        path: at('occurred_on'),
+        message: `must not be in the future (today is ${c.today} in Asia/Shanghai)`,
+      })
+    } else if (date < EARLIEST_DATE) {
+      errors.push({ path: at('occurred_on'), message: `must not be before ${EARLIEST_DATE}` })
+    }
+  }
+  const region = item.region_code
+  if (typeof region === 'string' && regionCodeSchema.safeParse(region).success && !c.regions.has(region)) {
+    errors.push({
+      path: at('region_code'),
+      message: 'not a registered counterpart region (see GET /v1/regions)',
+    })
+  }
+  return errors
 }
 
 /** A reporter's filters always name its own org; naming another is a 403. */
