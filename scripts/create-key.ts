@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../src/config.js'
+import { claimDataDir, DataDirBusyError } from '../src/data-dir-lock.js'
 import { inTransaction, openDatabase } from '../src/db/client.js'
 import { runMigrations } from '../src/db/migrate.js'
 import { AppError } from '../src/errors.js'
@@ -56,6 +57,8 @@ function parse(argv: string[]): { role: Role; name: string; org?: string } {
 async function main() {
   const args = parse(process.argv.slice(2))
   const config = loadConfig(process.env)
+  // The embedded database is single-process: refuse while the server has it open.
+  const release = config.databaseUrl ? () => {} : claimDataDir(config.dataDir)
   const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1 })
   try {
     await runMigrations(database)
@@ -67,6 +70,7 @@ async function main() {
     console.log(created.body.secret)
   } finally {
     await database.close()
+    release()
   }
 }
 
@@ -75,6 +79,8 @@ main().catch((err) => {
     console.error(`create-key: ${err.message}\n${USAGE}`)
   } else if (err instanceof ConfigError) {
     console.error(err.message)
+  } else if (err instanceof DataDirBusyError) {
+    console.error(`create-key: ${err.message}, or give the server ADMIN_API_KEY instead`)
   } else if (err instanceof AppError) {
     const details = err.errors
       ?.map((e) => `${e.path === '/org_id' ? '--org' : e.path}: ${e.message}`)

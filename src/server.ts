@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
+import { claimDataDir, DataDirBusyError } from './data-dir-lock.js'
 
 /** The only file that reads process.env: load config, build the app, listen, close gracefully. */
 async function main() {
@@ -13,6 +14,19 @@ async function main() {
       process.exit(1)
     }
     throw err
+  }
+
+  let releaseDataDir = () => {}
+  if (!config.databaseUrl) {
+    try {
+      releaseDataDir = claimDataDir(config.dataDir)
+    } catch (err) {
+      if (err instanceof DataDirBusyError) {
+        console.error(`failed to start: ${err.message}`)
+        process.exit(1)
+      }
+      throw err
+    }
   }
 
   const app = await buildApp({
@@ -35,6 +49,7 @@ async function main() {
     else app.log.info({ signal }, 'closing')
     // Stops accepting, finishes in-flight requests, then closes the pool / PGlite (onClose hooks).
     await app.close()
+    releaseDataDir()
   })
 
   await app.listen({ port: config.port, host: config.host })
