@@ -475,6 +475,20 @@ t.test('cursor misuse and limits → 400', async (t) => {
     await listPurchases(ctx, admin, { cursor: Buffer.from('{"p":[1]}').toString('base64url') }),
     ['/querystring/cursor'],
   )
+  // A forged cursor with the right filter digest but a bogus position is a 400, never a database error.
+  const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { p: unknown[]; f: string }
+  for (const p of [
+    ['2024-13-45', decoded.p[1]],
+    ['not a date', decoded.p[1]],
+    [decoded.p[0], 'not-a-uuid'],
+    [decoded.p[0], 42],
+    [20240520, decoded.p[1]],
+  ]) {
+    const forged = Buffer.from(JSON.stringify({ ...decoded, p })).toString('base64url')
+    expectValidation(t, await listPurchases(ctx, admin, { org_id: orgId, limit: 2, cursor: forged }), [
+      '/querystring/cursor',
+    ])
+  }
   for (const limit of ['0', '501', '-1', '1.5', 'abc', '']) {
     expectValidation(t, await listPurchases(ctx, admin, { limit }), ['/querystring/limit'])
   }

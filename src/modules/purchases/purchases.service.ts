@@ -224,7 +224,15 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
 
     async list(principal: Principal, query: ListPurchasesQuery) {
       const { limit, cursor, ...filters } = scopeFilters(principal, query)
-      const after = cursor ? decodeCursor(cursor, filters, 2) : undefined
+      // A cursor's position is client input: a real date and a UUID, or a 400 before it reaches SQL.
+      const after = cursor
+        ? decodeCursor(
+            cursor,
+            filters,
+            2,
+            ([date, id]) => typeof date === 'string' && isCalendarDate(date) && isUuid(id),
+          )
+        : undefined
       const rows = await repo.list(
         deps.db,
         filters,
