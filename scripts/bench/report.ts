@@ -11,6 +11,8 @@ export interface Sample {
   round: number
   load?: LoadResult
   rows?: RowsResult
+  /** The measurement failed (e.g. the import answered 503); its figures are left out of the medians. */
+  failed?: string
   proc: ProcessFigures
 }
 
@@ -32,6 +34,7 @@ export interface Summary {
   rowsPerSec?: number
   non2xx: number
   errors: number
+  failures: number
   rssMaxMb: number | null
   hwmMb: number | null
   cpuCores: number | null
@@ -51,6 +54,7 @@ export function summarise(s: Series): Summary | undefined {
     rowsPerSec: rows.length ? median(rows.map((r) => r.rowsPerSec)) : undefined,
     non2xx: loads.reduce((a, l) => a + l.non2xx, 0),
     errors: loads.reduce((a, l) => a + l.errors + l.timeouts, 0),
+    failures: s.samples.filter((x) => x.failed).length,
     rssMaxMb: maxOf(s.samples.map((x) => x.proc.rssMaxMb)),
     hwmMb: maxOf(s.samples.map((x) => x.proc.hwmMb)),
     cpuCores: known(s.samples.map((x) => x.proc.cpuCores)).length
@@ -124,7 +128,11 @@ export function printTable(series: Series[], ratios: [string, string][], goals: 
       int(sum.rowsPerSec),
       fmt(sum.p50),
       fmt(sum.p99),
-      sum.rps === undefined ? '' : `${sum.non2xx}${sum.errors ? ` (+${sum.errors} err)` : ''}`,
+      sum.failures
+        ? `${sum.failures} failed`
+        : sum.rps === undefined
+          ? ''
+          : `${sum.non2xx}${sum.errors ? ` (+${sum.errors} err)` : ''}`,
       fmt(sum.rssMaxMb, 0),
       fmt(sum.hwmMb, 0),
       fmt(sum.cpuCores),

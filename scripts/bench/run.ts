@@ -367,6 +367,25 @@ async function main() {
   ]
   const measurements = allMeasurements.filter((m) => opts.only.has(m.group))
 
+  /**
+   * Waits until no session of the bench database is active (three samples in a row), so requests the server
+   * still had queued when a load run stopped do not spill into the next measurement.
+   */
+  const settle = async (maxMs = 180_000) => {
+    const deadline = Date.now() + maxMs
+    let quiet = 0
+    while (quiet < 3 && Date.now() < deadline) {
+      const { rows } = await probe.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity
+          where datname = $1 and state = 'active' and pid <> pg_backend_pid() and backend_type = 'client backend'`,
+        [db.name],
+      )
+      quiet = rows[0]!.n === 0 ? quiet + 1 : 0
+      await sleep(200)
+    }
+    if (quiet < 3) log(`  warning: the database was still busy after ${maxMs / 1000} s`)
+  }
+
   const series: Series[] = []
   const runPhase = async (phase: 'small' | 'large', list: Measurement[]) => {
     const records = await countRecords()
@@ -383,10 +402,11 @@ async function main() {
     )
     series.push(...phaseSeries)
     for (const m of list) {
+      await settle()
       try {
         await m.run(-1, true)
       } catch (err) {
-        if (!(err instanceof Skip)) throw err
+        if (!(err instanceof Skip)) log(`  warm-up ${m.id} failed: ${(err as Error).message}`)
       }
     }
     for (let round = 0; round < opts.rounds; round++) {
@@ -394,7 +414,7 @@ async function main() {
       for (const m of order) {
         const s = phaseSeries[list.indexOf(m)]!
         if (s.skipped) continue
-        await sleep(500)
+        await settle()
         const sampler = await startSampling({
           pid: m.target?.().pid,
           client: probe,
@@ -405,12 +425,15 @@ async function main() {
         try {
           out = await m.run(round, false)
         } catch (err) {
-          await sampler.stop()
+          const proc = await sampler.stop()
           if (err instanceof Skip) {
             s.skipped = err.message
             continue
           }
-          throw err
+          // One failed measurement (e.g. a 503 under overload) is a figure too; the run goes on.
+          s.samples.push({ round, failed: (err as Error).message, proc })
+          log(`  r${round + 1} ${m.id.padEnd(14)} FAILED: ${(err as Error).message}`)
+          continue
         }
         const proc = await sampler.stop()
         s.samples.push({ round, ...out, proc })
