@@ -17,6 +17,8 @@ COPY migrations ./migrations
 COPY openapi ./openapi
 COPY scripts ./scripts
 COPY src ./src
+# The server runs as one bundled ES module (dependencies stay in node_modules): less memory than tsx.
+RUN npm run build --silent
 
 # Sources stay root-owned (read-only to the app); only the PGlite data directory, used when
 # DATABASE_URL is unset, must be writable by the unprivileged user.
@@ -30,4 +32,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # node directly (not npm start) so SIGTERM reaches the server and its graceful close.
-CMD ["node", "--import", "tsx", "src/server.ts"]
+CMD ["node", "--enable-source-maps", "dist/server.mjs"]

@@ -5,6 +5,7 @@
  * it prints medians, ratios and the issue's goals, and writes the raw figures to bench-results/.
  * Everything it starts or creates is stopped/dropped at the end, on failure and on Ctrl-C.
  */
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -79,9 +80,11 @@ async function main() {
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-')
   const profileDir = join(resultsDir, `prof-${stamp}`)
 
+  // The server runs as users run it (`npm start`): the esbuild bundle, not TypeScript through tsx.
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' })
   const ours = await startChild({
     name: 'server',
-    script: 'src/server.ts',
+    script: 'dist/server.mjs',
     nodeArgs: opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     env: {
       DATABASE_URL: db.url,

@@ -22,6 +22,7 @@
  * Tuning (optional): RELIABILITY_CREATES (default 5000), RELIABILITY_CLIENTS (16),
  * RELIABILITY_KEEP_DB=1 keeps the database for inspection.
  */
+import { execFileSync } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -198,6 +199,8 @@ async function main() {
     )
     process.exit(2)
   }
+  // Real server processes, run as `npm start` runs them: the esbuild bundle in dist/.
+  execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' })
   const t0 = Date.now()
   const runId = randomBytes(4).toString('hex')
   const baseName = decodeURIComponent(new URL(baseUrl).pathname.slice(1)) || 'postgres'

@@ -83,7 +83,7 @@ export interface InstanceEnv {
 }
 
 /**
- * One server process (`node --import tsx src/server.ts`) on a fixed port. It can be killed with SIGKILL
+ * One server process (`node dist/server.mjs`, the bundle `npm start` runs) on a fixed port. It can be killed with SIGKILL
  * and started again on the same port, as a supervisor would. Its output goes to a log file; error-level
  * lines are kept in memory for the report.
  */
@@ -117,7 +117,7 @@ export class Instance {
     this.generation++
     this.expectExit = false
     this.log = createWriteStream(join(this.env.logDir, `reliability-${this.name}-${this.generation}.log`))
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const proc = spawn(process.execPath, ['dist/server.mjs'], {
       cwd: this.env.root,
       env: {
         ...process.env,

@@ -2,7 +2,7 @@
  * The monthly report as files: CSV (UTF-8 with BOM, Chinese and English labels, CRLF, so Excel on Chinese
  * Windows opens it correctly) and XLSX (exceljs, Chinese labels). Same figures as the JSON report.
  */
-import ExcelJS from 'exceljs'
+import type ExcelJS from 'exceljs'
 import { parseMoney } from '../../money.js'
 import { CHANNEL_LABELS } from '../totals/totals.schemas.js'
 import type { MonthlyReport } from './reports.schemas.js'
@@ -172,7 +172,9 @@ function addSheet(
 
 export async function renderXlsx(r: MonthlyReport): Promise<Buffer> {
   const t = tables(r)
-  const wb = new ExcelJS.Workbook()
+  // Loaded on first use: exceljs adds ~18 MB to every process that imports it.
+  const { default: Excel } = await import('exceljs')
+  const wb = new Excel.Workbook()
   wb.creator = 'assistance-procurement-tracker'
   wb.title = title(r)
   const heading = `每月一报 ${r.year}年${r.month}月`
