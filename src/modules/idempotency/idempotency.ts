@@ -19,6 +19,13 @@ export const IDEMPOTENCY_DESCRIPTION =
   'responses bind a key: after a 4xx/5xx the same key may be retried with a corrected request. Keys are kept ' +
   `at least ${IDEMPOTENCY_RETENTION_DAYS} days.`
 
+export const idempotencyKeyReused = () =>
+  new AppError(
+    'idempotency_key_reused',
+    422,
+    'This Idempotency-Key was already used for a different request.',
+  )
+
 export interface EffectResult<T> {
   status: number
   body: T
@@ -100,13 +107,7 @@ export async function runIdempotent<T>(
           'A request with this Idempotency-Key is in progress.',
         )
       }
-      if (stored.fingerprint !== req.fingerprint) {
-        throw new AppError(
-          'idempotency_key_reused',
-          422,
-          'This Idempotency-Key was already used for a different request.',
-        )
-      }
+      if (stored.fingerprint !== req.fingerprint) throw idempotencyKeyReused()
       return { status: stored.responseStatus, body: stored.responseBody as T, replayed: true }
     }
     const result = await effect(tx)

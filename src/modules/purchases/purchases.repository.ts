@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import { type Executor, queryRows } from '../../db/client.js'
+import { uuidv7 } from '../../db/uuidv7.js'
 import type { PurchaseFilters, PurchaseOut } from './purchases.schemas.js'
 
 /** A validated record ready to insert (money already in fen). */
@@ -16,6 +16,17 @@ export interface NewPurchase {
   voucherNo: string | null
   externalRef: string | null
   note: string | null
+}
+
+export interface SingleInsertOutcome {
+  regionOk: boolean
+  orgOk: boolean
+  clashId: string | null
+  /** The new record's API JSON; null when nothing was inserted. */
+  created: PurchaseOut | null
+  priorFingerprint: string | null
+  priorStatus: number | null
+  priorBody: unknown
 }
 
 /** Rows per INSERT statement: keeps parameters and statement memory bounded for 100 000-row imports. */
@@ -37,7 +48,7 @@ export const purchasesRepository = {
     const out: PurchaseOut[] = []
     for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
       const chunk = rows.slice(start, start + INSERT_CHUNK)
-      const ids = chunk.map(() => randomUUID())
+      const ids = chunk.map(() => uuidv7())
       const inserted = await queryRows<{ id: string; json: PurchaseOut }>(
         ex,
         sql`with ins as (
@@ -60,7 +71,7 @@ export const purchasesRepository = {
           select ${actorKeyId}::uuid, 'purchase.created', 'purchase', ins.id::text, purchase_json(ins::purchases)
             from ins
         )
-        select id, ${returnRows ? sql`purchase_json(ins::purchases)` : sql`null`} as json from ins`,
+        ${returnRows ? sql`select id, purchase_json(ins::purchases) as json from ins` : sql`select count(*) from ins`}`,
       )
       if (returnRows) {
         const byId = new Map(inserted.map((r) => [r.id, r.json]))
@@ -68,6 +79,64 @@ export const purchasesRepository = {
       }
     }
     return out
+  },
+
+  /**
+   * The single-record write path in one statement (one round trip, atomic on its own): looks up a prior
+   * response for the idempotency key, checks region, org and voucher, and — when `proceed` and every check
+   * passes and there is no prior response — inserts the record, its audit row and the idempotency record.
+   * The caller turns the flags into the response; unique violations (a concurrent request with the same
+   * key or voucher) surface as errors and are retried by the caller, when the winner is visible.
+   */
+  async insertOneChecked(
+    ex: Executor,
+    args: {
+      actorKeyId: string
+      row: NewPurchase
+      orgId: string | null
+      proceed: boolean
+      idempotencyKey: string | null
+      fingerprint: string
+    },
+  ): Promise<SingleInsertOutcome> {
+    const { row, actorKeyId: k, idempotencyKey: key } = args
+    const [result] = await queryRows<SingleInsertOutcome>(
+      ex,
+      sql`with prior as (
+          select fingerprint, response_status, response_body from idempotency_keys
+           where api_key_id = ${k}::uuid and key = ${key}::text
+        ), chk as (
+          select exists(select 1 from regions where code = ${row.regionCode}::text) as region_ok,
+                 exists(select 1 from orgs where id = ${args.orgId}::uuid) as org_ok,
+                 (select id from purchases where status = 'active' and voucher_no = ${row.voucherNo}::text
+                   limit 1) as clash_id,
+                 exists(select 1 from prior) as has_prior
+        ), ins as (
+          insert into purchases (channel, amount_fen, occurred_on, year, org_id, region_code, supplier,
+                                 supplier_credit_code, product, voucher_no, external_ref, note, created_by)
+          select ${row.channel}, ${row.amountFen.toString()}::bigint, ${row.occurredOn}::date,
+                 extract(year from ${row.occurredOn}::date)::smallint, ${args.orgId}::uuid, ${row.regionCode},
+                 ${row.supplier}, ${row.supplierCreditCode}, ${row.product}, ${row.voucherNo}, ${row.externalRef},
+                 ${row.note}, ${k}::uuid
+            from chk
+           where ${args.proceed}::boolean and region_ok and org_ok and clash_id is null and not has_prior
+          returning *
+        ), body as (
+          select ins.id, purchase_json(ins::purchases) as json from ins
+        ), audit as (
+          insert into audit_log (actor_key_id, action, entity, entity_id, after)
+          select ${k}::uuid, 'purchase.created', 'purchase', body.id::text, body.json from body
+        ), idem as (
+          insert into idempotency_keys (api_key_id, key, fingerprint, response_status, response_body)
+          select ${k}::uuid, ${key}::text, ${args.fingerprint}, 201, body.json from body
+           where ${key}::text is not null
+        )
+        select chk.region_ok as "regionOk", chk.org_ok as "orgOk", chk.clash_id as "clashId",
+               (select json from body) as created, prior.fingerprint as "priorFingerprint",
+               prior.response_status as "priorStatus", prior.response_body as "priorBody"
+          from chk left join prior on true`,
+    )
+    return result!
   },
 
   async findById(ex: Executor, id: string): Promise<PurchaseOut | undefined> {
