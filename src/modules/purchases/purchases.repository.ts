@@ -196,7 +196,9 @@ export const purchasesRepository = {
       sql`select purchase_json(p) as json from purchases p
            where ${whereClause(filters)}
              ${after ? sql`and (p.occurred_on, p.id) < (${after.occurredOn}::date, ${after.id}::uuid)` : sql``}
-           order by p.occurred_on desc, p.id desc
+           -- NULLS LAST as in the indexes (drizzle-kit writes them so); plain DESC would not match them and
+           -- PostgreSQL would sort the whole year instead of walking purchases_list_idx.
+           order by p.occurred_on desc nulls last, p.id desc nulls last
            limit ${limit}`,
     )
     return rows.map((r) => r.json)
