@@ -36,13 +36,21 @@ export interface CanteenUnit {
  */
 export async function loadCanteenUnits(
   ex: Executor,
-  opts: { plan: RollupPlan; ratioE4: number | null; orgId?: string },
+  opts: {
+    plan: RollupPlan
+    ratioE4: number | null
+    orgId?: string
+    /** Active canteen amount per org, when the caller already summed it (totals does, with its other sums). */
+    purchased?: Map<string, bigint>
+  },
 ): Promise<CanteenUnit[]> {
   const { plan, ratioE4, orgId } = opts
   const budgets = await repo.forYear(ex, plan.year, orgId)
-  const purchased = new Map(
-    (await sumBy(ex, { plan, orgId, channel: 'canteen' }, ['org_id'])).map((r) => [r.org_id!, r.totalFen]),
-  )
+  const purchased =
+    opts.purchased ??
+    new Map(
+      (await sumBy(ex, { plan, orgId, channel: 'canteen' }, ['org_id'])).map((r) => [r.org_id!, r.totalFen]),
+    )
   const declared = new Set(budgets.map((b) => b.orgId))
   const undeclaredIds = [...purchased.keys()].filter((id) => !declared.has(id))
   const names = await orgNames(ex, undeclaredIds)
