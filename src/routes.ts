@@ -5,6 +5,8 @@ import { auditRoutes } from './modules/audit/audit.routes.js'
 import { canteenRoutes } from './modules/canteen/canteen.routes.js'
 import { orgsRoutes } from './modules/orgs/orgs.routes.js'
 import { purchasesRoutes } from './modules/purchases/purchases.routes.js'
+import { purchasesExportRoutes } from './modules/purchases/purchases-export.routes.js'
+import { purchasesImportRoutes } from './modules/purchases/purchases-import.routes.js'
 import { regionsRoutes } from './modules/regions/regions.routes.js'
 import { reportsRoutes } from './modules/reports/reports.routes.js'
 import { targetsRoutes } from './modules/targets/targets.routes.js'
@@ -17,6 +19,8 @@ export const v1Routes: FastifyPluginAsyncZod<{ deps: Deps }>[] = [
   apiKeysRoutes,
   auditRoutes,
   purchasesRoutes,
+  purchasesImportRoutes,
+  purchasesExportRoutes,
   targetsRoutes,
   canteenRoutes,
   totalsRoutes,
