@@ -3,37 +3,15 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
-import type { TestApp } from '../helper.js'
+import type { PurchaseOut } from '../../src/modules/purchases/purchases.schemas.js'
+import type { Problem, TestApp } from '../helper.js'
 
 export type Auth = { authorization: string }
 
-export interface Problem {
-  status: number
-  code: string
-  detail: string
-  errors?: { path: string; message: string }[]
-  existing_id?: string
-}
+export type { Problem }
 
-export interface Purchase {
-  id: string
-  channel: string
-  amount: string
-  occurred_on: string
-  org_id: string
-  region_code: string
-  supplier: string
-  supplier_credit_code: string | null
-  product: string | null
-  voucher_no: string | null
-  external_ref: string | null
-  note: string | null
-  year: number
-  status: 'active' | 'voided'
-  created_at: string
-  voided_at: string | null
-  void_reason: string | null
-}
+/** A purchase as the API returns it: the service's own response type. */
+export type Purchase = PurchaseOut
 
 export const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url))
 

@@ -5,42 +5,16 @@ import type { LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { queryRows } from '../../src/db/client.js'
 import { creditCodeCheckChar } from '../../src/modules/purchases/purchases.domain.js'
-import type { TestApp } from '../helper.js'
+import type { PurchaseOut } from '../../src/modules/purchases/purchases.schemas.js'
+import type { Problem, TestApp } from '../helper.js'
 
 export type Auth = { authorization: string }
 
-export interface Purchase {
-  id: string
-  channel: string
-  amount: string
-  occurred_on: string
-  org_id: string
-  region_code: string
-  supplier: string
-  supplier_credit_code: string | null
-  product: string | null
-  voucher_no: string | null
-  external_ref: string | null
-  note: string | null
-  year: number
-  status: 'active' | 'voided'
-  created_at: string
-  created_by: string
-  voided_at: string | null
-  void_reason: string | null
-}
+/** A purchase as the API returns it: the service's own response type. */
+export type Purchase = PurchaseOut
 
-export interface Problem {
-  type: string
-  title: string
-  status: number
-  detail: string
-  code: string
-  errors?: { path: string; message: string }[]
-  existing_id?: string
-}
-
-export const CHANNELS = ['wholesale', 'union_welfare', 'enterprise', 'canteen', 'market_sales'] as const
+export { CHANNELS } from '../../src/schemas.js'
+export type { Problem }
 export const REGIONS = ['530502', '530521', '530523', '530524', '530623', '530626', '653124'] as const
 
 /** A short unique string, for vouchers and external refs that must not clash across tests. */
