@@ -1,6 +1,6 @@
 /**
  * Child processes and cleanup. Every child and every database the bench creates is registered here and
- * released in reverse order on success, on failure and on Ctrl-C; each child also loads `guard.ts`, which
+ * released in reverse order on success, on failure and on Ctrl-C; each child also loads `guard.mjs`, which
  * stops it when the bench's IPC channel closes, so even a killed bench leaves no server behind.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -9,7 +9,7 @@ import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const GUARD = fileURLToPath(new URL('./guard.ts', import.meta.url))
+const GUARD = fileURLToPath(new URL('./guard.mjs', import.meta.url))
 
 type Cleanup = { name: string; run: () => Promise<void> }
 const cleanups: Cleanup[] = []
@@ -82,7 +82,10 @@ export interface Child {
   stop(): Promise<void>
 }
 
-/** Starts `node --import tsx [--import guard] [nodeArgs] script` in the repository root. */
+/**
+ * Starts `node [--import tsx] --import guard [nodeArgs] script` in the repository root; tsx only for a .ts
+ * script, so the server bundle runs (and is measured) without the TypeScript loader, as `npm start` runs it.
+ */
 export async function startChild(opts: {
   name: string
   script: string
@@ -93,7 +96,14 @@ export async function startChild(opts: {
 }): Promise<Child> {
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', '--import', GUARD, ...(opts.nodeArgs ?? []), opts.script, ...(opts.args ?? [])],
+    [
+      ...(opts.script.endsWith('.ts') ? ['--import', 'tsx'] : []),
+      '--import',
+      GUARD,
+      ...(opts.nodeArgs ?? []),
+      opts.script,
+      ...(opts.args ?? []),
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, ...opts.env, PORT: String(opts.port), HOST: '127.0.0.1' },

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
-import { and, eq, isNull } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Db } from '../db/client.js'
-import { apiKeys } from '../db/schema.js'
+import { type Db, queryPrepared } from '../db/client.js'
 import { AppError } from '../errors.js'
 
 export type Role = 'admin' | 'finance' | 'reporter'
@@ -31,15 +30,16 @@ export function hashSecret(secret: string): string {
 
 /**
  * Looks a key up by the hash of its secret: an indexed equality on a digest, so the time taken says
- * nothing about how much of a guessed secret was right.
+ * nothing about how much of a guessed secret was right. Every request asks the database (a prepared
+ * statement, one round trip), never a cache, so a revoked key is refused by every instance at once.
  */
 export async function findPrincipal(db: Db, secret: string): Promise<Principal | null> {
-  const [row] = await db
-    .select({ keyId: apiKeys.id, role: apiKeys.role, orgId: apiKeys.orgId })
-    .from(apiKeys)
-    .where(and(eq(apiKeys.keyHash, hashSecret(secret)), isNull(apiKeys.revokedAt)))
-    .limit(1)
-  return row ? { keyId: row.keyId, role: row.role as Role, orgId: row.orgId } : null
+  const [row] = await queryPrepared<Principal>(
+    db,
+    sql`select id as "keyId", role, org_id as "orgId" from api_keys
+         where key_hash = ${hashSecret(secret)} and revoked_at is null`,
+  )
+  return row ?? null
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i

@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, type SQL, sql } from 'drizzle-orm'
 import type { Executor, Tx } from '../../db/client.js'
 import { canteenBudgets, orgs } from '../../db/schema.js'
 
@@ -25,6 +25,20 @@ export const canteenRepository = {
         and(eq(canteenBudgets.year, year), orgId === undefined ? undefined : eq(canteenBudgets.orgId, orgId)),
       )
       .orderBy(asc(orgs.name))
+  },
+  /** `forYear` as one query for `queryRowSets` (fen as text: JSON-safe). */
+  forYearSql(year: number, orgId?: string): SQL {
+    return sql`select b.org_id as "orgId", o.name as "orgName", b.canteen_total_fen::text as "canteenTotalFen"
+                 from canteen_budgets b join orgs o on o.id = b.org_id
+                where b.year = ${year} ${orgId === undefined ? sql`` : sql`and b.org_id = ${orgId}`}`
+  },
+  /** `forYearSql`'s JSON rows back as BudgetRows. */
+  fromJson(rows: Record<string, unknown>[]): BudgetRow[] {
+    return rows.map((r) => ({
+      orgId: String(r.orgId),
+      orgName: String(r.orgName),
+      canteenTotalFen: BigInt(r.canteenTotalFen as string),
+    }))
   },
   async lock(tx: Tx, year: number, orgId: string): Promise<void> {
     await tx.execute(sql`select pg_advisory_xact_lock(${CANTEEN_LOCK}::int, hashtext(${`${year}:${orgId}`}))`)

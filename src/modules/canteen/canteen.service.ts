@@ -14,7 +14,7 @@ import {
   rollupPlan,
 } from '../totals/totals.domain.js'
 import { orgNames, sumBy } from '../totals/totals.repository.js'
-import { canteenRepository as repo } from './canteen.repository.js'
+import { type BudgetRow, canteenRepository as repo } from './canteen.repository.js'
 import type { CanteenBudgetOut, CanteenUnitOut } from './canteen.schemas.js'
 
 /** One budget unit's canteen figures, in fen. */
@@ -52,8 +52,26 @@ export async function loadCanteenUnits(
       (await sumBy(ex, { plan, orgId, channel: 'canteen' }, ['org_id'])).map((r) => [r.org_id!, r.totalFen]),
     )
   const declared = new Set(budgets.map((b) => b.orgId))
+  const names = await orgNames(
+    ex,
+    [...purchased.keys()].filter((id) => !declared.has(id)),
+  )
+  return canteenUnitsOf({ budgets, purchased, names, ratioE4 })
+}
+
+/**
+ * `loadCanteenUnits` without the reads: the declared budgets, the canteen amount per org, and the names of
+ * the orgs that bought without declaring.
+ */
+export function canteenUnitsOf(input: {
+  budgets: BudgetRow[]
+  purchased: Map<string, bigint>
+  names: Map<string, string>
+  ratioE4: number | null
+}): CanteenUnit[] {
+  const { budgets, purchased, names, ratioE4 } = input
+  const declared = new Set(budgets.map((b) => b.orgId))
   const undeclaredIds = [...purchased.keys()].filter((id) => !declared.has(id))
-  const names = await orgNames(ex, undeclaredIds)
   const units: CanteenUnit[] = budgets.map((b) => {
     const bought = purchased.get(b.orgId) ?? 0n
     const reserved = ratioE4 === null ? null : reservedFen(b.canteenTotalFen, ratioE4)

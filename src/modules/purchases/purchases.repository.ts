@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { type Executor, queryRows } from '../../db/client.js'
+import { type Executor, queryPrepared, queryRows } from '../../db/client.js'
 import { uuidv7 } from '../../db/uuidv7.js'
 import type { PurchaseFilters, PurchaseOut } from './purchases.schemas.js'
 
@@ -100,7 +100,7 @@ export const purchasesRepository = {
     },
   ): Promise<SingleInsertOutcome> {
     const { row, actorKeyId: k, idempotencyKey: key } = args
-    const [result] = await queryRows<SingleInsertOutcome>(
+    const [result] = await queryPrepared<SingleInsertOutcome>(
       ex,
       sql`with prior as (
           select fingerprint, response_status, response_body from idempotency_keys
@@ -191,7 +191,8 @@ export const purchasesRepository = {
     after: { occurredOn: string; id: string } | undefined,
     limit: number,
   ): Promise<PurchaseOut[]> {
-    const rows = await queryRows<{ json: PurchaseOut }>(
+    // Prepared: one text per combination of filters given, so a handful of shapes.
+    const rows = await queryPrepared<{ json: PurchaseOut }>(
       ex,
       sql`select purchase_json(p) as json from purchases p
            where ${whereClause(filters)}

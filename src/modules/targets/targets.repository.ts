@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm'
+import { asc, eq, type SQL, sql } from 'drizzle-orm'
 import type { Executor, Tx } from '../../db/client.js'
 import { targets } from '../../db/schema.js'
 
@@ -10,6 +10,19 @@ const TARGETS_LOCK = 7_401
 export const targetsRepository = {
   async forYear(ex: Executor, year: number): Promise<TargetRow[]> {
     return ex.select().from(targets).where(eq(targets.year, year)).orderBy(asc(targets.channel))
+  },
+  /** `forYear`'s channel, amount and ratio as one query for `queryRowSets` (fen as text: JSON-safe). */
+  forYearSql(year: number): SQL {
+    return sql`select channel, amount_fen::text as "amountFen", ratio_e4 as "ratioE4" from targets
+                where year = ${year}`
+  },
+  /** `forYearSql`'s JSON rows back as rows with bigint fen. */
+  fromJson(rows: Record<string, unknown>[]): Pick<TargetRow, 'channel' | 'amountFen' | 'ratioE4'>[] {
+    return rows.map((r) => ({
+      channel: String(r.channel),
+      amountFen: r.amountFen === null ? null : BigInt(r.amountFen as string),
+      ratioE4: r.ratioE4 === null ? null : Number(r.ratioE4),
+    }))
   },
   /** Serialises replacements of one year's targets until the transaction ends. */
   async lockYear(tx: Tx, year: number): Promise<void> {

@@ -32,8 +32,13 @@ export interface YearTargets {
 }
 
 export async function loadYearTargets(ex: Executor, year: number): Promise<YearTargets> {
+  return yearTargetsOf(await repo.forYear(ex, year))
+}
+
+/** YearTargets from a year's target rows (`repo.forYear`, or `repo.forYearSql` read by `queryRowSets`). */
+export function yearTargetsOf(rows: Pick<TargetRow, 'channel' | 'amountFen' | 'ratioE4'>[]): YearTargets {
   const out: YearTargets = { amountFen: {}, marketPerRegionFen: null, canteenRatioE4: null }
-  for (const row of await repo.forYear(ex, year)) {
+  for (const row of rows) {
     if (row.channel === 'canteen') out.canteenRatioE4 = row.ratioE4
     else if (row.channel === 'market_sales') out.marketPerRegionFen = row.amountFen
     else out.amountFen[row.channel as Channel] = row.amountFen!

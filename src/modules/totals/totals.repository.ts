@@ -31,6 +31,14 @@ export interface SumRow {
  * Groups whose count is zero (everything in them voided) are left out.
  */
 export async function sumBy(ex: Executor, filter: SumFilter, dims: readonly SumDim[]): Promise<SumRow[]> {
+  return toSumRows(await queryRows<Record<string, unknown>>(ex, sumSql(filter, dims)), dims)
+}
+
+/**
+ * The query behind `sumBy`, for callers that batch it with other reads (`queryRowSets`): columns `dims`,
+ * `total` (fen, text) and `n` (count, text).
+ */
+export function sumSql(filter: SumFilter, dims: readonly SumDim[]): SQL {
   const { plan, orgId, channel } = filter
   const fromMonth = filter.fromMonth ?? 1
   const narrow = (parts: SQL[]) => {
@@ -60,13 +68,17 @@ export async function sumBy(ex: Executor, filter: SumFilter, dims: readonly SumD
   )
   const select = dims.length > 0 ? sql`${dimList}, ` : sql``
   const group = dims.length > 0 ? sql`group by ${dimList} having sum(count) <> 0` : sql``
-  const rows = await queryRows<Record<string, unknown> & { total: string | null; n: string | null }>(
-    ex,
-    sql`select ${select}sum(total_fen)::text as total, sum(count)::text as n
-          from (${sql.join(sources, sql` union all `)}) s ${group}`,
-  )
+  return sql`select ${select}sum(total_fen)::text as total, sum(count)::text as n
+               from (${sql.join(sources, sql` union all `)}) s ${group}`
+}
+
+/** `sumSql`'s rows as SumRows (from `queryRows`, or from `queryRowSets`' JSON: the same values). */
+export function toSumRows(rows: Record<string, unknown>[], dims: readonly SumDim[]): SumRow[] {
   return rows.map((r) => {
-    const out: SumRow = { totalFen: BigInt(r.total ?? '0'), count: Number(r.n ?? '0') }
+    const out: SumRow = {
+      totalFen: BigInt((r.total as string | null) ?? '0'),
+      count: Number((r.n as string | null) ?? '0'),
+    }
     if (dims.includes('month')) out.month = Number(r.month)
     if (dims.includes('channel')) out.channel = String(r.channel)
     if (dims.includes('region_code')) out.region_code = String(r.region_code)

@@ -1,14 +1,15 @@
+import { sql } from 'drizzle-orm'
 import { shanghaiToday } from '../../dates.js'
-import type { Db, Executor, Tx } from '../../db/client.js'
+import { type Db, queryRowSets, type Tx } from '../../db/client.js'
 import { validationFailed } from '../../errors.js'
 import { formatMoney, formatRatioE4, ratio } from '../../money.js'
 import { CHANNELS, type Channel } from '../../schemas.js'
-import { loadCanteenUnits } from '../canteen/canteen.service.js'
-import { orgsRepository } from '../orgs/orgs.repository.js'
-import { regionsRepository } from '../regions/regions.repository.js'
-import { loadYearTargets } from '../targets/targets.service.js'
+import { canteenRepository } from '../canteen/canteen.repository.js'
+import { canteenUnitsOf } from '../canteen/canteen.service.js'
+import { targetsRepository } from '../targets/targets.repository.js'
+import { yearTargetsOf } from '../targets/targets.service.js'
 import { pace, progress, remaining, resolveAsOf, rollupPlan } from './totals.domain.js'
-import { orgNames, type SumDim, sumBy } from './totals.repository.js'
+import { type SumDim, sumSql, toSumRows } from './totals.repository.js'
 import {
   type BreakdownOut,
   type BreakdownQuery,
@@ -43,6 +44,17 @@ export function readSnapshot<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> 
   return db.transaction(fn, { isolationLevel: 'repeatable read', accessMode: 'read only' })
 }
 
+/** One row when the org exists (or none is asked about), none otherwise: `queryRowSets`' org check. */
+const orgCheckSql = (orgId: string | undefined) =>
+  orgId === undefined ? sql`select 1 as ok` : sql`select 1 as ok from orgs where id = ${orgId}`
+
+/** The `select code, name from regions` rows of a `queryRowSets`, by code. */
+const regionsOf = (rows: Record<string, unknown>[]) =>
+  rows.map((r) => ({ code: String(r.code), name: String(r.name) })).sort((a, b) => (a.code < b.code ? -1 : 1))
+
+const noSuchOrg = () =>
+  validationFailed([{ path: '/querystring/org_id', message: 'no organization has this id' }])
+
 export function createTotalsService(deps: { db: Db; now: () => Date }) {
   const today = () => shanghaiToday(deps.now())
 
@@ -54,31 +66,32 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
     ])
   }
 
-  async function checkOrg(ex: Executor, orgId: string | undefined) {
-    if (orgId !== undefined && !(await orgsRepository.findById(ex, orgId))) {
-      throw validationFailed([{ path: '/querystring/org_id', message: 'no organization has this id' }])
-    }
-  }
-
   return {
     async totals(q: TotalsQuery): Promise<TotalsOut> {
       const asOf = asOfFor(q.year, q.as_of)
       const plan = rollupPlan(asOf, today())
-      // Independent reads go out together on the pool (one round trip's latency, not five). Each figure
-      // and its breakdown come from one statement: the canteen channel's total and count are the sum of
-      // the per-org rows its units list, market sales' of its per-region rows.
-      const [, targets, regions, sums, canteenByOrg] = await Promise.all([
-        checkOrg(deps.db, q.org_id),
-        loadYearTargets(deps.db, q.year),
-        regionsRepository.all(deps.db),
-        sumBy(deps.db, { plan, orgId: q.org_id }, ['channel', 'region_code']),
-        sumBy(deps.db, { plan, orgId: q.org_id, channel: 'canteen' }, ['org_id']),
-      ])
-      const units = await loadCanteenUnits(deps.db, {
-        plan,
-        ratioE4: targets.canteenRatioE4,
-        orgId: q.org_id,
+      // Every read of the response in one statement: one round trip and one snapshot. Each figure and its
+      // breakdown come from one query: the canteen channel's total and count are the sum of the per-org
+      // rows its units list, market sales' of its per-region rows.
+      const canteenSums = sumSql({ plan, orgId: q.org_id, channel: 'canteen' }, ['org_id'])
+      const sets = await queryRowSets(deps.db, {
+        org: orgCheckSql(q.org_id),
+        targets: targetsRepository.forYearSql(q.year),
+        regions: sql`select code, name from regions`,
+        sums: sumSql({ plan, orgId: q.org_id }, ['channel', 'region_code']),
+        canteen: sql`select s.org_id, s.total, s.n, o.name from (${canteenSums}) s join orgs o on o.id = s.org_id`,
+        budgets: canteenRepository.forYearSql(q.year, q.org_id),
+      })
+      if (sets.org.length === 0) throw noSuchOrg()
+      const targets = yearTargetsOf(targetsRepository.fromJson(sets.targets))
+      const regions = regionsOf(sets.regions)
+      const sums = toSumRows(sets.sums, ['channel', 'region_code'])
+      const canteenByOrg = toSumRows(sets.canteen, ['org_id'])
+      const units = canteenUnitsOf({
+        budgets: canteenRepository.fromJson(sets.budgets),
         purchased: new Map(canteenByOrg.map((r) => [r.org_id!, r.totalFen])),
+        names: new Map(sets.canteen.map((r) => [String(r.org_id), String(r.name)])),
+        ratioE4: targets.canteenRatioE4,
       })
 
       const byChannel = new Map<string, { fen: bigint; count: number }>()
@@ -149,12 +162,19 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
       const dim: SumDim = (
         { month: 'month', org: 'org_id', region: 'region_code', channel: 'channel' } as const
       )[q.by]
-      const [, sums, regions] = await Promise.all([
-        checkOrg(deps.db, q.org_id),
-        sumBy(deps.db, { plan, orgId: q.org_id, channel: q.channel }, [dim]),
-        q.by === 'region' ? regionsRepository.all(deps.db) : [],
-      ])
-      const found = new Map(sums.map((r) => [String(r[dim]), r]))
+      // One statement, as for totals: the org check, the sums (with org names) and the regions.
+      const sums = sumSql({ plan, orgId: q.org_id, channel: q.channel }, [dim])
+      const sets = await queryRowSets(deps.db, {
+        org: orgCheckSql(q.org_id),
+        sums:
+          q.by === 'org'
+            ? sql`select s.*, o.name from (${sums}) s join orgs o on o.id = s.org_id`
+            : sql`select * from (${sums}) s`,
+        regions: q.by === 'region' ? sql`select code, name from regions` : sql`select 1 where false`,
+      })
+      if (sets.org.length === 0) throw noSuchOrg()
+      const found = new Map(toSumRows(sets.sums, [dim]).map((r) => [String(r[dim]), r]))
+      const names = new Map(sets.sums.map((r) => [String(r.org_id), String(r.name)]))
       const row = (key: string, label: string) => {
         const s = found.get(key)
         return { key, label, total: formatMoney(s?.totalFen ?? 0n), count: s?.count ?? 0 }
@@ -170,10 +190,9 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
         const listed: readonly Channel[] = q.channel ? [q.channel] : CHANNELS
         rows = listed.map((c) => row(c, CHANNEL_LABELS[c]))
       } else if (q.by === 'region') {
-        rows = regions.map((r) => row(r.code, r.name))
+        rows = regionsOf(sets.regions).map((r) => row(r.code, r.name))
       } else {
         // Orgs with at least one counted record: largest total first, then by name and id.
-        const names = await orgNames(deps.db, [...found.keys()])
         const fen = (id: string) => found.get(id)!.totalFen
         rows = [...found.keys()]
           .sort((a, b) => {
