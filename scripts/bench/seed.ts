@@ -43,7 +43,7 @@ const MARK = 'npm run bench'
 /** Is `pid` a live bench harness on this machine (a dead one cannot drop its database any more)? */
 function harnessAlive(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('scripts/bench/run.ts')
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('scripts/bench/')
   } catch {
     return false
   }

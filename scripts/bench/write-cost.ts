@@ -1,0 +1,216 @@
+/**
+ * npm run bench:write-cost — what one recorded purchase costs PostgreSQL, without HTTP or Node in the way.
+ *
+ * In one fresh database it runs, with the same concurrency, interleaved rounds and medians:
+ *   anchor  — the bench anchor's one-row INSERT into a table with a bigserial key and nothing else;
+ *   create  — the service's own single-record statement (`purchasesRepository.insertOneChecked`: idempotency
+ *             lookup, region/org/voucher checks, the purchase with its indexes, foreign keys and rollup
+ *             trigger, the audit row and the idempotency row), called exactly as `POST /v1/purchases` calls it;
+ * then the same `create` again after taking away, one at a time and cumulatively, what each invariant costs
+ * (foreign keys, the rollup trigger, the audit and idempotency rows), in that throwaway database only.
+ * The ratio create ÷ anchor is the ceiling for `POST /v1/purchases` ÷ the HTTP anchor when PostgreSQL is the
+ * bottleneck: no Node-side work can make the HTTP ratio better than the database's.
+ *
+ * Options (env): DATABASE_URL (server; default postgres://postgres@127.0.0.1:5432/test), WRITE_COST_SECONDS
+ * (per measurement, default 5), WRITE_COST_ROUNDS (default 3), WRITE_COST_CONNECTIONS (default 20).
+ */
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type pg from 'pg'
+import { openDatabase } from '../../src/db/client.js'
+import { runMigrations } from '../../src/db/migrate.js'
+import { purchasesRepository } from '../../src/modules/purchases/purchases.repository.js'
+import { median } from './measure.js'
+import { cleanupAll, installSignalHandlers, ROOT } from './procs.js'
+import { createBenchDatabase, genRow, rng } from './seed.js'
+
+const SECONDS = Number(process.env.WRITE_COST_SECONDS ?? 5)
+const ROUNDS = Number(process.env.WRITE_COST_ROUNDS ?? 3)
+const CONNECTIONS = Number(process.env.WRITE_COST_CONNECTIONS ?? 20)
+
+const log = (msg: string) => console.log(`[write-cost ${new Date().toISOString().slice(11, 19)}] ${msg}`)
+
+/** Runs `op` on `connections` concurrent loops for `seconds`; returns completed operations per second. */
+async function throughput(op: () => Promise<unknown>, seconds: number, connections: number) {
+  const until = performance.now() + seconds * 1000
+  let done = 0
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < until) {
+        await op()
+        done++
+      }
+    }),
+  )
+  return done / seconds
+}
+
+async function main() {
+  installSignalHandlers()
+  const base = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test'
+  const bench = await createBenchDatabase(base)
+  log(`database ${bench.name} (dropped at the end)`)
+  const database = openDatabase({ databaseUrl: bench.url, poolMax: CONNECTIONS })
+  await runMigrations(database)
+  const pool = database.pool!
+  const q = <T extends pg.QueryResultRow>(text: string, values: unknown[] = []) =>
+    pool.query<T>(text, values).then((r) => r.rows)
+
+  const [org] = await q<{ id: string }>(
+    `insert into orgs (name, kind) values ('write-cost', 'trade_union') returning id`,
+  )
+  const [key] = await q<{ id: string }>(
+    `insert into api_keys (name, role, org_id, key_hash) values ('write-cost', 'reporter', $1, $2) returning id`,
+    [org!.id, randomBytes(32).toString('hex')],
+  )
+  await q(`create table anchor_purchases (
+    id bigserial primary key, channel text not null, amount_fen bigint not null, occurred_on date not null,
+    region_code char(6) not null, supplier text not null, product text, voucher_no text,
+    created_at timestamptz not null default now())`)
+
+  const rand = rng(7)
+  const tag = randomBytes(3).toString('hex')
+  let seq = 0
+  const next = () => genRow(rand, `W${tag}-${seq++}`)
+
+  const anchor = () => {
+    const r = next()
+    return pool.query({
+      name: 'anchor',
+      text: `insert into anchor_purchases (channel, amount_fen, occurred_on, region_code, supplier, product, voucher_no)
+             values ($1, $2, $3, $4, $5, $6, $7) returning id`,
+      values: [
+        r.channel,
+        r.amountFen.toString(),
+        r.occurredOn,
+        r.regionCode,
+        r.supplier,
+        r.product,
+        r.voucherNo,
+      ],
+    })
+  }
+  const create = async () => {
+    const r = next()
+    const out = await purchasesRepository.insertOneChecked(database.db, {
+      actorKeyId: key!.id,
+      row: {
+        channel: r.channel,
+        amountFen: r.amountFen,
+        occurredOn: r.occurredOn,
+        orgId: org!.id,
+        regionCode: r.regionCode,
+        supplier: r.supplier,
+        supplierCreditCode: null,
+        product: r.product,
+        voucherNo: r.voucherNo,
+        externalRef: null,
+        note: null,
+      },
+      orgId: org!.id,
+      proceed: true,
+      idempotencyKey: `idem-${r.voucherNo}`,
+      fingerprint: 'f'.repeat(64),
+    })
+    if (!out.created) throw new Error('the create statement stored nothing')
+  }
+
+  // Each step takes something more away; every step is measured against the anchor in the same rounds.
+  const steps: { id: string; label: string; sql: string[] }[] = [
+    { id: 'create', label: 'create statement, as the service runs it', sql: [] },
+    {
+      id: 'no-fk',
+      label: '… without the purchases foreign keys (org, region, api key)',
+      sql: [
+        'alter table purchases drop constraint purchases_org_id_orgs_id_fk',
+        'alter table purchases drop constraint purchases_region_code_regions_code_fk',
+        'alter table purchases drop constraint purchases_created_by_api_keys_id_fk',
+      ],
+    },
+    {
+      id: 'no-rollup',
+      label: '… and without the rollup trigger',
+      sql: ['alter table purchases disable trigger purchases_totals_insert'],
+    },
+    {
+      id: 'no-audit-idx',
+      label: '… and without the audit and idempotency secondary indexes',
+      sql: [
+        'drop index audit_log_entity_idx',
+        'drop index audit_log_action_idx',
+        'drop index audit_log_at_idx',
+        'drop index idempotency_keys_created_idx',
+      ],
+    },
+    {
+      id: 'no-purchase-idx',
+      label: '… and without the purchases list and external_ref indexes',
+      sql: [
+        'drop index purchases_list_idx',
+        'drop index purchases_org_list_idx',
+        'drop index purchases_external_ref_idx',
+      ],
+    },
+  ]
+
+  // Warm-up: plans cached, tables and indexes non-empty.
+  await throughput(anchor, 1, CONNECTIONS)
+  await throughput(create, 1, CONNECTIONS)
+
+  const results: { id: string; label: string; anchor: number[]; ours: number[]; ratios: number[] }[] = []
+  for (const step of steps) {
+    for (const s of step.sql) await q(s)
+    const r = {
+      id: step.id,
+      label: step.label,
+      anchor: [] as number[],
+      ours: [] as number[],
+      ratios: [] as number[],
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate the order so drift over the round hits both sides alike.
+      const first = round % 2 === 0
+      const a1 = first ? await throughput(anchor, SECONDS, CONNECTIONS) : undefined
+      const o = await throughput(create, SECONDS, CONNECTIONS)
+      const a = a1 ?? (await throughput(anchor, SECONDS, CONNECTIONS))
+      r.anchor.push(a)
+      r.ours.push(o)
+      r.ratios.push(o / a)
+      log(
+        `${step.id} round ${round + 1}: anchor ${a.toFixed(0)}/s, create ${o.toFixed(0)}/s, ratio ${(o / a).toFixed(2)}`,
+      )
+    }
+    results.push(r)
+  }
+
+  console.log(
+    `\nPostgreSQL cost of one recorded purchase (${CONNECTIONS} connections, ${SECONDS} s × ${ROUNDS} rounds, medians)`,
+  )
+  console.log(
+    `${'step'.padEnd(66)} ${'anchor/s'.padStart(9)} ${'create/s'.padStart(9)} ${'ratio'.padStart(6)}`,
+  )
+  for (const r of results) {
+    console.log(
+      `${r.label.padEnd(66)} ${median(r.anchor).toFixed(0).padStart(9)} ${median(r.ours).toFixed(0).padStart(9)} ${median(r.ratios).toFixed(2).padStart(6)}`,
+    )
+  }
+  const file = join(
+    ROOT,
+    'bench-results',
+    `write-cost-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+  )
+  writeFileSync(
+    file,
+    `${JSON.stringify({ connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, results }, null, 2)}\n`,
+  )
+  log(`raw figures: ${file}`)
+  await database.close()
+}
+
+main()
+  .catch((err) => {
+    console.error(err)
+    process.exitCode = 1
+  })
+  .finally(() => cleanupAll())
