@@ -28,6 +28,7 @@ import copyStreams from 'pg-copy-streams'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { uuidv7 } from '../../src/db/uuidv7.js'
+import { startNodeFlags } from './procs.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BASE_URL = process.env.DATABASE_URL
@@ -298,7 +299,7 @@ async function main() {
           ...SERVER_FLAGS,
           ...(serverKind === 'tsx'
             ? ['--import', 'tsx', 'src/server.ts']
-            : ['--enable-source-maps', 'dist/server.mjs']),
+            : [...startNodeFlags(), 'dist/server.mjs']),
         ]
         const port = await freePort()
         const child = spawn(process.execPath, args, {

@@ -5,11 +5,24 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const GUARD = fileURLToPath(new URL('./guard.mjs', import.meta.url))
+
+/**
+ * The node flags `npm start` gives the server (package.json's start script, e.g. the heap cap), so the bench
+ * measures the process users run.
+ */
+export function startNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+  const m = /\bnode\s+(.*?)\s*dist\/server\.mjs/.exec(pkg.scripts.start)
+  if (!m) throw new Error(`cannot find "node … dist/server.mjs" in the start script: ${pkg.scripts.start}`)
+  return m[1]!.split(/\s+/).filter(Boolean)
+}
 
 type Cleanup = { name: string; run: () => Promise<void> }
 const cleanups: Cleanup[] = []

@@ -21,6 +21,7 @@ import {
   onCleanup,
   ROOT,
   startChild,
+  startNodeFlags,
   waitReady,
 } from './procs.js'
 import { topSelfTime } from './profile.js'
@@ -85,7 +86,7 @@ async function main() {
   const ours = await startChild({
     name: 'server',
     script: 'dist/server.mjs',
-    nodeArgs: opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    nodeArgs: [...startNodeFlags(), ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
     env: {
       DATABASE_URL: db.url,
       ADMIN_API_KEY: adminSecret,

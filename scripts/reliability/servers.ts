@@ -3,6 +3,7 @@ import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
 import { Agent, type IncomingHttpHeaders, request } from 'node:http'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { startNodeFlags } from '../bench/procs.js'
 
 /** A free TCP port on 127.0.0.1 (asked of the kernel, then released for the server to take). */
 export async function freePort(): Promise<number> {
@@ -117,7 +118,7 @@ export class Instance {
     this.generation++
     this.expectExit = false
     this.log = createWriteStream(join(this.env.logDir, `reliability-${this.name}-${this.generation}.log`))
-    const proc = spawn(process.execPath, ['dist/server.mjs'], {
+    const proc = spawn(process.execPath, [...startNodeFlags(), 'dist/server.mjs'], {
       cwd: this.env.root,
       env: {
         ...process.env,
