@@ -115,11 +115,15 @@ const CHUNK = 256 * 1024
  * Streams a CSV file through csv-parse and hands each row to `onRow` (which may throw to stop). The row
  * number is the record's index + 1, the same as csv-parse's `info.records`: a cell with quoted line breaks
  * is one row, and an empty line is a row too (a spreadsheet shows it), so numbers match what Excel shows.
+ *
+ * When `onRow` returns a promise, the next row waits for it (backpressure: the parser pauses, so only a
+ * bounded number of parsed rows exist at any time) and a rejection stops the file like a throw. Return a
+ * promise only now and then (e.g. once per chunk of rows): a promise per row would be slow.
  */
 export async function forEachCsvRow(
   bytes: Buffer,
   encoding: CsvEncoding,
-  onRow: (row: CsvRow) => void,
+  onRow: (row: CsvRow) => void | Promise<void>,
 ): Promise<void> {
   const chunks = function* () {
     for (let i = 0; i < bytes.length; i += CHUNK) yield bytes.subarray(i, i + CHUNK)
@@ -140,12 +144,15 @@ export async function forEachCsvRow(
     objectMode: true,
     highWaterMark: 1024,
     write(cells: string[], _encoding, done) {
+      let pending: void | Promise<void>
       try {
-        onRow({ row: ++row, cells })
-        done()
+        pending = onRow({ row: ++row, cells })
       } catch (err) {
         done(err as Error)
+        return
       }
+      if (pending) pending.then(() => done(), done)
+      else done()
     },
   })
   try {

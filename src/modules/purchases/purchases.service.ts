@@ -43,7 +43,7 @@ export type CreateBody = PurchaseOut | { items: PurchaseOut[] } | ImportBody | D
 
 const EARLIEST_DATE = '2000-01-01'
 /** The partial unique index that makes a voucher count once among active records. */
-const VOUCHER_INDEX = 'purchases_active_voucher_key'
+export const VOUCHER_INDEX = 'purchases_active_voucher_key'
 
 class VoucherRace extends Error {}
 
@@ -306,7 +306,7 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
   }
 }
 
-function toNewPurchase(principal: Principal, item: CreatePurchaseInput): NewPurchase {
+export function toNewPurchase(principal: Principal, item: CreatePurchaseInput): NewPurchase {
   return {
     channel: item.channel,
     amountFen: parseMoney(item.amount)!,
@@ -322,11 +322,11 @@ function toNewPurchase(principal: Principal, item: CreatePurchaseInput): NewPurc
   }
 }
 
-const voucherTakenMessage = (voucher: string, existingId: string) =>
+export const voucherTakenMessage = (voucher: string, existingId: string) =>
   `voucher ${voucher} is already on active record ${existingId}`
 
 /** 409 duplicate_voucher; `existingId` names the stored record when the clash is with one. */
-function voucherClash(errors: FieldError[], existingId: string | undefined) {
+export function voucherClash(errors: FieldError[], existingId: string | undefined) {
   const detail = existingId
     ? `Voucher number already counted on active record ${existingId}.`
     : 'Voucher numbers repeat within the request.'
@@ -339,7 +339,7 @@ function voucherClash(errors: FieldError[], existingId: string | undefined) {
   )
 }
 
-interface DomainContext {
+export interface DomainContext {
   principal: Principal
   today: string
   regions: Set<string>
@@ -349,7 +349,7 @@ interface DomainContext {
 const isUuid = (v: unknown): v is string => typeof v === 'string' && uuidSchema.safeParse(v).success
 
 /** A reporter records for its own org only. */
-function assertOwnOrg(principal: Principal, items: { org_id?: unknown }[]) {
+export function assertOwnOrg(principal: Principal, items: { org_id?: unknown }[]) {
   if (principal.role === 'reporter' && items.some((i) => i.org_id && i.org_id !== principal.orgId)) {
     throw forbidden('A reporter key can only record purchases for its own org.')
   }
@@ -359,7 +359,7 @@ function assertOwnOrg(principal: Principal, items: { org_id?: unknown }[]) {
  * The domain problems of one record. Only fields that are well-formed are judged (a malformed one is the
  * schema's problem), so this also serves requests that failed schema validation.
  */
-function recordProblems(
+export function recordProblems(
   c: DomainContext,
   item: { org_id?: unknown; occurred_on?: unknown; region_code?: unknown },
   at: (field: string) => string,
