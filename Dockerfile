@@ -32,4 +32,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # node directly (not npm start) so SIGTERM reaches the server and its graceful close.
-CMD ["node", "--enable-source-maps", "dist/server.mjs"]
+CMD ["node", "--enable-source-maps", "--max-old-space-size=160", "dist/server.mjs"]
