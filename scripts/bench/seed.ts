@@ -198,6 +198,8 @@ export async function seedPurchases(
     // Fresh statistics and visibility map, as a long-running database would have.
     await client.query('vacuum analyze purchases')
     await client.query('vacuum analyze purchase_totals')
+    await client.query('vacuum analyze purchase_year_totals')
+    await client.query('vacuum analyze canteen_year_totals')
     await client.query('checkpoint').catch(() => {})
   })
 }

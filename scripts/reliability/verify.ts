@@ -81,6 +81,12 @@ export async function verifyDatabase(db: pg.Client, keys: KeyResult[]): Promise<
       'select sum(count)::text as n, sum(total_fen)::text as fen from purchase_totals',
     )
   ).rows
+  // The year rollup must agree too (its canteen part is checked by the test suite's property test).
+  const [yearRollup] = (
+    await db.query<{ n: string | null; fen: string | null }>(
+      'select sum(count)::text as n, sum(total_fen)::text as fen from purchase_year_totals',
+    )
+  ).rows
   const stored = Number(sums!.n)
   const storedFen = BigInt(sums!.fen ?? '0')
   const rollupFen = BigInt(rollup!.fen ?? '0')
@@ -90,6 +96,11 @@ export async function verifyDatabase(db: pg.Client, keys: KeyResult[]): Promise<
   if (rollupFen !== storedFen || BigInt(rollup!.n ?? '0') !== BigInt(stored))
     failures.push(
       `purchase_totals says ${rollup!.n} records / ${rollupFen} fen, purchases ${stored} / ${storedFen}`,
+    )
+
+  if (BigInt(yearRollup!.fen ?? '0') !== storedFen || BigInt(yearRollup!.n ?? '0') !== BigInt(stored))
+    failures.push(
+      `purchase_year_totals says ${yearRollup!.n} records / ${yearRollup!.fen ?? 0} fen, purchases ${stored} / ${storedFen}`,
     )
 
   const { rows: voucherDups } = await db.query<{ voucher_no: string }>(

@@ -143,6 +143,37 @@ export const purchaseTotals = pgTable(
   (t) => [primaryKey({ columns: [t.year, t.month, t.channel, t.regionCode, t.orgId, t.shard] })],
 )
 
+/**
+ * The same sums for whole years without the org: what `GET /v1/totals` and the region and channel breakdowns
+ * read for a year to date (as_of today or later, or 31 December), a few hundred rows whatever the number of
+ * records or orgs. Maintained by the same triggers.
+ */
+export const purchaseYearTotals = pgTable(
+  'purchase_year_totals',
+  {
+    year: smallint('year').notNull(),
+    channel: text('channel').notNull(),
+    regionCode: char('region_code', { length: 6 }).notNull(),
+    shard: smallint('shard').notNull(),
+    totalFen: bigint('total_fen', { mode: 'bigint' }).notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.year, t.channel, t.regionCode, t.shard] })],
+)
+
+/** Canteen purchases per budget unit (org) and whole year, for the canteen figures of those same reads. */
+export const canteenYearTotals = pgTable(
+  'canteen_year_totals',
+  {
+    year: smallint('year').notNull(),
+    orgId: uuid('org_id').notNull(),
+    shard: smallint('shard').notNull(),
+    totalFen: bigint('total_fen', { mode: 'bigint' }).notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.year, t.orgId, t.shard] })],
+)
+
 export const targets = pgTable(
   'targets',
   {

@@ -4,6 +4,7 @@ import { daysInYear, lastDayOfMonth } from '../../src/dates.js'
 import {
   canteenMet,
   canteenShare,
+  coversWholeYear,
   elapsedDays,
   expectedByNow,
   onTrack,
@@ -211,3 +212,13 @@ t.test(
     t.pass('checked')
   },
 )
+
+t.test('coversWholeYear: 31 December, or today and later; not a past day inside the year', async (t) => {
+  const today = '2026-03-15'
+  t.equal(coversWholeYear('2024-12-31', today), true, 'a past year-end')
+  t.equal(coversWholeYear('2024-12-30', today), false, 'the day before a past year-end')
+  t.equal(coversWholeYear('2024-06-30', today), false, 'a past month-end')
+  t.equal(coversWholeYear('2026-03-15', today), true, 'today')
+  t.equal(coversWholeYear('2026-03-14', today), false, 'yesterday')
+  t.equal(coversWholeYear('2026-07-01', today), true, 'later this year')
+})

@@ -93,6 +93,14 @@ export function rollupPlan(asOf: string, today: string): RollupPlan {
 }
 
 /**
+ * Whether "1 January .. asOf" holds every record of asOf's year — asOf is 31 December, or today or later
+ * (records are never dated in the future) — so the whole-year rollups can answer instead of the monthly one.
+ */
+export function coversWholeYear(asOf: string, today: string): boolean {
+  return asOf.endsWith('-12-31') || asOf >= today
+}
+
+/**
  * The as_of of a totals request: the given date (which must lie in `year`), else today in Asia/Shanghai
  * for the current year and 31 December for a past year. A future year has no default (today lies outside
  * it), so it needs an explicit as_of. Returns an error message instead when the date is not allowed.

@@ -72,6 +72,30 @@ export function sumSql(filter: SumFilter, dims: readonly SumDim[]): SQL {
                from (${sql.join(sources, sql` union all `)}) s ${group}`
 }
 
+/**
+ * `sumSql` for a whole year (see `coversWholeYear`) from `purchase_year_totals`, which has no org and no month:
+ * a few hundred rows at most, however many records and orgs there are. Same columns as `sumSql`.
+ */
+export function yearSumSql(
+  year: number,
+  dims: readonly ('channel' | 'region_code')[],
+  channel?: Channel,
+): SQL {
+  const dimList = sql.join(
+    dims.map((d) => sql.identifier(d)),
+    sql`, `,
+  )
+  return sql`select ${dimList}, sum(total_fen)::text as total, sum(count)::text as n from purchase_year_totals
+              where year = ${year} ${channel === undefined ? sql`` : sql`and channel = ${channel}`}
+              group by ${dimList} having sum(count) <> 0`
+}
+
+/** Canteen sums per org for a whole year from `canteen_year_totals`; columns `org_id`, `total`, `n`. */
+export function canteenYearSumSql(year: number): SQL {
+  return sql`select org_id, sum(total_fen)::text as total, sum(count)::text as n from canteen_year_totals
+              where year = ${year} group by org_id having sum(count) <> 0`
+}
+
 /** `sumSql`'s rows as SumRows (from `queryRows`, or from `queryRowSets`' JSON: the same values). */
 export function toSumRows(rows: Record<string, unknown>[], dims: readonly SumDim[]): SumRow[] {
   return rows.map((r) => {

@@ -5,12 +5,14 @@ import { breakdownQuery, breakdownSchema, totalsQuery, totalsSchema } from './to
 import { createTotalsService } from './totals.service.js'
 
 const HOW_COUNTED =
-  'Sums come from the `purchase_totals` rollup (kept by database triggers in the same statement as every ' +
-  'write to purchases), so the cost does not grow with the number of records. Whole months are read from ' +
-  'the rollup; when as_of falls inside a month and is before today, that one month is summed from the ' +
-  'active records dated from its 1st to as_of (records are never dated in the future, so from today on the ' +
-  'rollup is already exact). Every figure of one response comes from one database snapshot. Money is exact ' +
-  '(integer fen); ratios are half-up to 4 places.'
+  'Sums come from rollups kept by database triggers in the same statement as every write to purchases, so ' +
+  'the cost does not grow with the number of records: for the whole district and a year to date (as_of ' +
+  '31 December, or today or later) from the year rollups, a few hundred rows whatever the number of records ' +
+  'and orgs; otherwise from the monthly rollup `purchase_totals`, whole months, and when as_of falls inside a ' +
+  'month and is before today, that one month summed from the active records dated from its 1st to as_of ' +
+  '(records are never dated in the future, so from today on the rollups are already exact). Every figure of ' +
+  'one response comes from one SQL statement, so from one snapshot. Money is exact (integer fen); ratios ' +
+  'are half-up to 4 places.'
 
 export const totalsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   const service = createTotalsService(deps)

@@ -8,8 +8,8 @@ import { canteenRepository } from '../canteen/canteen.repository.js'
 import { canteenUnitsOf } from '../canteen/canteen.service.js'
 import { targetsRepository } from '../targets/targets.repository.js'
 import { yearTargetsOf } from '../targets/targets.service.js'
-import { pace, progress, remaining, resolveAsOf, rollupPlan } from './totals.domain.js'
-import { type SumDim, sumSql, toSumRows } from './totals.repository.js'
+import { coversWholeYear, pace, progress, remaining, resolveAsOf, rollupPlan } from './totals.domain.js'
+import { canteenYearSumSql, type SumDim, sumSql, toSumRows, yearSumSql } from './totals.repository.js'
 import {
   type BreakdownOut,
   type BreakdownQuery,
@@ -73,12 +73,19 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
       // Every read of the response in one statement: one round trip and one snapshot. Each figure and its
       // breakdown come from one query: the canteen channel's total and count are the sum of the per-org
       // rows its units list, market sales' of its per-region rows.
-      const canteenSums = sumSql({ plan, orgId: q.org_id, channel: 'canteen' }, ['org_id'])
+      // A year to date for the whole district reads the year rollups (a few hundred rows); an org's
+      // totals, or a cut-off inside the year, the monthly one.
+      const wholeYear = q.org_id === undefined && coversWholeYear(asOf, today())
+      const canteenSums = wholeYear
+        ? canteenYearSumSql(q.year)
+        : sumSql({ plan, orgId: q.org_id, channel: 'canteen' }, ['org_id'])
       const sets = await queryRowSets(deps.db, {
         org: orgCheckSql(q.org_id),
         targets: targetsRepository.forYearSql(q.year),
         regions: sql`select code, name from regions`,
-        sums: sumSql({ plan, orgId: q.org_id }, ['channel', 'region_code']),
+        sums: wholeYear
+          ? yearSumSql(q.year, ['channel', 'region_code'])
+          : sumSql({ plan, orgId: q.org_id }, ['channel', 'region_code']),
         canteen: sql`select s.org_id, s.total, s.n, o.name from (${canteenSums}) s join orgs o on o.id = s.org_id`,
         budgets: canteenRepository.forYearSql(q.year, q.org_id),
       })
@@ -163,7 +170,12 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
         { month: 'month', org: 'org_id', region: 'region_code', channel: 'channel' } as const
       )[q.by]
       // One statement, as for totals: the org check, the sums (with org names) and the regions.
-      const sums = sumSql({ plan, orgId: q.org_id, channel: q.channel }, [dim])
+      const sums =
+        q.org_id === undefined &&
+        (dim === 'region_code' || dim === 'channel') &&
+        coversWholeYear(asOf, today())
+          ? yearSumSql(q.year, [dim], q.channel)
+          : sumSql({ plan, orgId: q.org_id, channel: q.channel }, [dim])
       const sets = await queryRowSets(deps.db, {
         org: orgCheckSql(q.org_id),
         sums:
