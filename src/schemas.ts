@@ -8,6 +8,15 @@ export const CHANNELS = ['wholesale', 'union_welfare', 'enterprise', 'canteen', 
 export type Channel = (typeof CHANNELS)[number]
 export const channelSchema = z.enum(CHANNELS)
 
+/** The Chinese channel labels of shared/domain.md: import cells, export titles, breakdown and report labels. */
+export const CHANNEL_LABELS: Record<Channel, string> = {
+  wholesale: '大宗批发',
+  union_welfare: '工会福利',
+  enterprise: '企业采购',
+  canteen: '食堂预留',
+  market_sales: '市场销售',
+}
+
 /** A money amount in a request: a decimal string in yuan, > 0, at most 9999999999.99. */
 export const moneyInput = z
   .string({

@@ -18,7 +18,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, totalmem } from 'node:os'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -28,7 +27,9 @@ import copyStreams from 'pg-copy-streams'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { uuidv7 } from '../../src/db/uuidv7.js'
-import { startNodeFlags } from './procs.js'
+import { median } from './measure.js'
+import { freePort, startNodeFlags } from './procs.js'
+import { withClient } from './seed.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BASE_URL = process.env.DATABASE_URL
@@ -131,33 +132,6 @@ async function copyRows(client: pg.Client, rows: Row[], orgId: string, keyId: st
 }
 
 // --- helpers ----------------------------------------------------------------------------------------
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  try {
-    return await fn(c)
-  } finally {
-    await c.end()
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-    s.on('error', reject)
-  })
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 
 function rssOf(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')

@@ -2,7 +2,7 @@
  * The columns of a purchase in files: the English names (CSV header, create-body field names), the Chinese
  * titles (XLSX header) and every header an import accepts for each, per shared/domain.md.
  */
-import { CHANNELS, type Channel } from '../../schemas.js'
+import { CHANNEL_LABELS, CHANNELS, type Channel } from '../../schemas.js'
 
 /** Create-body fields a file can carry. */
 export const IMPORT_FIELDS = [
@@ -91,15 +91,6 @@ export const columnOfHeader = (header: string): ExportColumn | undefined =>
 
 /** Every accepted header, for error messages. */
 export const ACCEPTED_HEADERS_TEXT = IMPORT_FIELDS.map((f) => `${f} (${CHINESE[f].join(' / ')})`).join(', ')
-
-/** The Chinese channel labels of shared/domain.md. */
-export const CHANNEL_LABELS: Record<Channel, string> = {
-  wholesale: '大宗批发',
-  union_welfare: '工会福利',
-  enterprise: '企业采购',
-  canteen: '食堂预留',
-  market_sales: '市场销售',
-}
 
 const CHANNEL_INDEX = new Map<string, Channel>(
   CHANNELS.flatMap((c) => [[c, c] as const, [CHANNEL_LABELS[c], c] as const]),

@@ -1,3 +1,4 @@
+import { CHANNEL_LABELS } from '../../schemas.js'
 /**
  * CSV as Excel writes and reads it: decoding (UTF-8 with or without BOM, GBK), parsing with csv-parse's
  * streaming API into spreadsheet rows, reading the header, normalising cells, and quoting for export.
@@ -12,7 +13,6 @@ import iconv from 'iconv-lite'
 import { type FieldError, validationFailed } from '../../errors.js'
 import {
   ACCEPTED_HEADERS_TEXT,
-  CHANNEL_LABELS,
   channelOfCell,
   columnOfHeader,
   type ExportColumn,

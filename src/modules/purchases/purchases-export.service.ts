@@ -2,16 +2,10 @@ import { PassThrough, Readable } from 'node:stream'
 import { shanghaiToday } from '../../dates.js'
 import type { Database } from '../../db/client.js'
 import type { Principal } from '../../plugins/auth.js'
-import type { Channel } from '../../schemas.js'
+import { CHANNEL_LABELS, type Channel } from '../../schemas.js'
 import type { PurchaseFilters } from './purchases.schemas.js'
 import { scopeFilters } from './purchases.service.js'
-import {
-  CHANNEL_LABELS,
-  chineseTitle,
-  EXPORT_COLUMNS,
-  type ExportColumn,
-  STATUS_LABELS,
-} from './purchases-columns.js'
+import { chineseTitle, EXPORT_COLUMNS, type ExportColumn, STATUS_LABELS } from './purchases-columns.js'
 import { csvLine } from './purchases-csv.js'
 import { type ExportRow, exportBatches } from './purchases-export.repository.js'
 

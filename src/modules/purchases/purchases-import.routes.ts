@@ -4,10 +4,10 @@ import { errorCodes } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Deps } from '../../deps.js'
-import { errorResponses, moneyOutput, uuidSchema } from '../../schemas.js'
+import { CHANNEL_LABELS, errorResponses, moneyOutput, uuidSchema } from '../../schemas.js'
 import { IDEMPOTENCY_DESCRIPTION, idempotentRequestOf, sendOutcome } from '../idempotency/idempotency.js'
 import { dryRunResult } from './purchases.routes.js'
-import { CHANNEL_LABELS } from './purchases-columns.js'
+
 import { CSV_ENCODINGS } from './purchases-csv.js'
 import { createPurchasesImportService, MAX_REPORTED_ERRORS } from './purchases-import.service.js'
 

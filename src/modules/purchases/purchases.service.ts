@@ -27,8 +27,8 @@ import {
 /** Where a record sits in the request, for error paths: '' (single), '/items/3' (batch), '/rows/18' (import). */
 export type PathOf = (index: number) => string
 
-/** What the response carries: the record (single), the records (batch) or a count and sum (import). */
-export type CreateShape = 'single' | 'batch' | 'import'
+/** What the response carries: the record (single) or the records (batch). */
+export type CreateShape = 'single' | 'batch'
 
 export interface CreateOptions {
   shape: CreateShape
@@ -198,14 +198,8 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
           const amount = formatMoney(rows.reduce((sum, r) => sum + r.amountFen, 0n))
           if (opts.dryRun) return { status: 200, body: { valid: true, count: rows.length, amount } }
           try {
-            const records = await repo.insertMany(tx, principal.keyId, rows, opts.shape !== 'import')
-            const body =
-              opts.shape === 'single'
-                ? records[0]!
-                : opts.shape === 'batch'
-                  ? { items: records }
-                  : { imported: rows.length, amount }
-            return { status: 201, body }
+            const records = await repo.insertMany(tx, principal.keyId, rows)
+            return { status: 201, body: opts.shape === 'single' ? records[0]! : { items: records } }
           } catch (err) {
             if (pgErrorCode(err) === '23505' && pgConstraint(err) === VOUCHER_INDEX) {
               throw new VoucherRace()

@@ -4,7 +4,7 @@
  */
 import type ExcelJS from 'exceljs'
 import { parseMoney } from '../../money.js'
-import { CHANNEL_LABELS } from '../totals/totals.schemas.js'
+import { CHANNEL_LABELS } from '../../schemas.js'
 import type { MonthlyReport } from './reports.schemas.js'
 
 type Cell = string | number | null

@@ -1,6 +1,5 @@
 import { z } from 'zod'
 import {
-  type Channel,
   channelSchema,
   dateInput,
   moneyOutput,
@@ -8,15 +7,6 @@ import {
   uuidSchema,
   yearSchema,
 } from '../../schemas.js'
-
-/** Chinese channel labels (shared/domain.md), used for breakdown labels and the reports. */
-export const CHANNEL_LABELS: Record<Channel, string> = {
-  wholesale: '大宗批发',
-  union_welfare: '工会福利',
-  enterprise: '企业采购',
-  canteen: '食堂预留',
-  market_sales: '市场销售',
-}
 
 const asOfInput = dateInput.optional().meta({
   description:

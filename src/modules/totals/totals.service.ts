@@ -3,20 +3,19 @@ import { shanghaiToday } from '../../dates.js'
 import { type Db, queryRowSets, type Tx } from '../../db/client.js'
 import { validationFailed } from '../../errors.js'
 import { formatMoney, formatRatioE4, ratio } from '../../money.js'
-import { CHANNELS, type Channel } from '../../schemas.js'
+import { CHANNEL_LABELS, CHANNELS, type Channel } from '../../schemas.js'
 import { canteenRepository } from '../canteen/canteen.repository.js'
 import { canteenUnitsOf } from '../canteen/canteen.service.js'
 import { targetsRepository } from '../targets/targets.repository.js'
 import { yearTargetsOf } from '../targets/targets.service.js'
 import { coversWholeYear, pace, progress, remaining, resolveAsOf, rollupPlan } from './totals.domain.js'
 import { canteenYearSumSql, type SumDim, sumSql, toSumRows, yearSumSql } from './totals.repository.js'
-import {
-  type BreakdownOut,
-  type BreakdownQuery,
-  CHANNEL_LABELS,
-  type ChannelTotalsOut,
-  type TotalsOut,
-  type TotalsQuery,
+import type {
+  BreakdownOut,
+  BreakdownQuery,
+  ChannelTotalsOut,
+  TotalsOut,
+  TotalsQuery,
 } from './totals.schemas.js'
 
 const money = (fen: bigint | null) => (fen === null ? null : formatMoney(fen))
