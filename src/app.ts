@@ -60,7 +60,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(
     async (v1) => {
       // Authentication before rate limiting: the limit is per API key.
-      installAuth(v1, deps.db)
+      installAuth(v1, deps.database)
       await installRateLimit(v1, config.rateLimitPerMinute)
       for (const routes of v1Routes) {
         await v1.register(routes, { deps })

@@ -3,19 +3,23 @@
  *
  * In one fresh database it runs, with the same concurrency, interleaved rounds and medians:
  *   anchor  — the bench anchor's one-row INSERT into a table with a bigserial key and nothing else;
- *   create  — the service's own single-record statement (`purchasesRepository.insertOneChecked`: idempotency
+ *   create  — the service's own single-record statement (`purchasesRepository.insertCheckedMany`: idempotency
  *             lookup, region/org/voucher checks, the purchase with its indexes, foreign keys and rollup
- *             trigger, the audit row and the idempotency row), called exactly as `POST /v1/purchases` calls it;
- * then the same `create` again after taking away, one at a time and cumulatively, what each invariant costs
+ *             trigger, the audit row and the idempotency row), called as `POST /v1/purchases` calls it at
+ *             low load, one request per statement;
+ *   group commit — the same statement carrying WRITE_COST_BATCH requests, as the service sends it under load
+ *             (4 statements in flight, as its WRITE_SLOTS);
+ * then the one-request `create` again after taking away, one at a time and cumulatively, what each invariant costs
  * (foreign keys, the rollup trigger, the audit and idempotency rows), in that throwaway database only.
  * The ratio create ÷ anchor is the ceiling for `POST /v1/purchases` ÷ the HTTP anchor when PostgreSQL is the
  * bottleneck: no Node-side work can make the HTTP ratio better than the database's.
  *
  * Options (env): DATABASE_URL (server; default postgres://postgres@127.0.0.1:5432/test), WRITE_COST_SECONDS
- * (per measurement, default 5), WRITE_COST_ROUNDS (default 3), WRITE_COST_CONNECTIONS (default 20).
+ * (per measurement, default 5), WRITE_COST_ROUNDS (default 3), WRITE_COST_CONNECTIONS (default 20),
+ * WRITE_COST_BATCH (requests per group-commit statement, default 10).
  */
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type pg from 'pg'
 import { openDatabase } from '../../src/db/client.js'
@@ -28,18 +32,24 @@ import { createBenchDatabase, genRow, rng } from './seed.js'
 const SECONDS = Number(process.env.WRITE_COST_SECONDS ?? 5)
 const ROUNDS = Number(process.env.WRITE_COST_ROUNDS ?? 3)
 const CONNECTIONS = Number(process.env.WRITE_COST_CONNECTIONS ?? 20)
+const BATCH = Number(process.env.WRITE_COST_BATCH ?? 10)
+/** Group commit keeps a few statements in flight (the service's WRITE_SLOTS), not one per request. */
+const GROUP_CONNECTIONS = 4
 
 const log = (msg: string) => console.log(`[write-cost ${new Date().toISOString().slice(11, 19)}] ${msg}`)
 
-/** Runs `op` on `connections` concurrent loops for `seconds`; returns completed operations per second. */
-async function throughput(op: () => Promise<unknown>, seconds: number, connections: number) {
+/**
+ * Runs `op` on `connections` concurrent loops for `seconds`; returns records written per second (`op`
+ * answers how many it wrote).
+ */
+async function throughput(op: () => Promise<number>, seconds: number, connections: number) {
   const until = performance.now() + seconds * 1000
   let done = 0
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (performance.now() < until) {
-        await op()
-        done++
+        const written = await op()
+        done += written
       }
     }),
   )
@@ -74,9 +84,9 @@ async function main() {
   let seq = 0
   const next = () => genRow(rand, `W${tag}-${seq++}`)
 
-  const anchor = () => {
+  const anchor = async () => {
     const r = next()
-    return pool.query({
+    await pool.query({
       name: 'anchor',
       text: `insert into anchor_purchases (channel, amount_fen, occurred_on, region_code, supplier, product, voucher_no)
              values ($1, $2, $3, $4, $5, $6, $7) returning id`,
@@ -90,35 +100,47 @@ async function main() {
         r.voucherNo,
       ],
     })
+    return 1
   }
-  const create = async () => {
-    const r = next()
-    const out = await purchasesRepository.insertOneChecked(database.db, {
-      actorKeyId: key!.id,
-      row: {
-        channel: r.channel,
-        amountFen: r.amountFen,
-        occurredOn: r.occurredOn,
+  /** The service's create statement with `size` requests in it, as group commit sends it under load. */
+  const create = (size: number) => async () => {
+    const requests = Array.from({ length: size }, () => {
+      const r = next()
+      return {
+        actorKeyId: key!.id,
+        row: {
+          channel: r.channel,
+          amountFen: r.amountFen,
+          occurredOn: r.occurredOn,
+          orgId: org!.id,
+          regionCode: r.regionCode,
+          supplier: r.supplier,
+          supplierCreditCode: null,
+          product: r.product,
+          voucherNo: r.voucherNo,
+          externalRef: null,
+          note: null,
+        },
         orgId: org!.id,
-        regionCode: r.regionCode,
-        supplier: r.supplier,
-        supplierCreditCode: null,
-        product: r.product,
-        voucherNo: r.voucherNo,
-        externalRef: null,
-        note: null,
-      },
-      orgId: org!.id,
-      proceed: true,
-      idempotencyKey: `idem-${r.voucherNo}`,
-      fingerprint: 'f'.repeat(64),
+        proceed: true,
+        idempotencyKey: `idem-${r.voucherNo}`,
+        fingerprint: 'f'.repeat(64),
+      }
     })
-    if (!out.created) throw new Error('the create statement stored nothing')
+    const out = await purchasesRepository.insertCheckedMany(database.db, requests)
+    if (out.some((o) => !o.created)) throw new Error('the create statement stored nothing')
+    return size
   }
 
   // Each step takes something more away; every step is measured against the anchor in the same rounds.
-  const steps: { id: string; label: string; sql: string[] }[] = [
-    { id: 'create', label: 'create statement, as the service runs it', sql: [] },
+  const steps: { id: string; label: string; sql: string[]; batch?: number }[] = [
+    { id: 'create', label: 'create statement, one request in it', sql: [] },
+    {
+      id: 'group-commit',
+      label: `create statement, ${BATCH} requests in it (group commit)`,
+      sql: [],
+      batch: BATCH,
+    },
     {
       id: 'no-fk',
       label: '… without the purchases foreign keys (org, region, api key)',
@@ -156,7 +178,7 @@ async function main() {
 
   // Warm-up: plans cached, tables and indexes non-empty.
   await throughput(anchor, 1, CONNECTIONS)
-  await throughput(create, 1, CONNECTIONS)
+  await throughput(create(1), 1, CONNECTIONS)
 
   const results: { id: string; label: string; anchor: number[]; ours: number[]; ratios: number[] }[] = []
   for (const step of steps) {
@@ -172,7 +194,11 @@ async function main() {
       // Alternate the order so drift over the round hits both sides alike.
       const first = round % 2 === 0
       const a1 = first ? await throughput(anchor, SECONDS, CONNECTIONS) : undefined
-      const o = await throughput(create, SECONDS, CONNECTIONS)
+      const o = await throughput(
+        create(step.batch ?? 1),
+        SECONDS,
+        step.batch ? GROUP_CONNECTIONS : CONNECTIONS,
+      )
       const a = a1 ?? (await throughput(anchor, SECONDS, CONNECTIONS))
       r.anchor.push(a)
       r.ours.push(o)
@@ -200,6 +226,7 @@ async function main() {
     'bench-results',
     `write-cost-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
   )
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true })
   writeFileSync(
     file,
     `${JSON.stringify({ connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, results }, null, 2)}\n`,

@@ -23,6 +23,12 @@ export interface Database {
   pool?: pg.Pool
   /** Set for PGlite. */
   pglite?: PGlite
+  /**
+   * How many statements a group-committing caller (`createBatcher`) keeps in flight: a few on PostgreSQL,
+   * where backends work in parallel; 1 on PGlite, whose one connection runs in this thread, so concurrent
+   * requests always queue into the next shared statement.
+   */
+  batchSlots: number
   ping(): Promise<void>
   close(): Promise<void>
 }
@@ -57,6 +63,7 @@ export function openDatabase(opts: DatabaseOptions): Database {
       kind: 'pg',
       db,
       pool,
+      batchSlots: 4,
       async ping() {
         await pool.query('select 1')
       },
@@ -74,6 +81,7 @@ export function openDatabase(opts: DatabaseOptions): Database {
     kind: 'pglite',
     db,
     pglite,
+    batchSlots: 1,
     async ping() {
       await pglite.query('select 1')
     },

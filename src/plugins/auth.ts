@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { type Db, queryPrepared } from '../db/client.js'
+import { createBatcher } from '../batcher.js'
+import { type Database, queryPrepared } from '../db/client.js'
 import { AppError } from '../errors.js'
 
 export type Role = 'admin' | 'finance' | 'reporter'
@@ -29,17 +30,26 @@ export function hashSecret(secret: string): string {
 }
 
 /**
- * Looks a key up by the hash of its secret: an indexed equality on a digest, so the time taken says
- * nothing about how much of a guessed secret was right. Every request asks the database (a prepared
- * statement, one round trip), never a cache, so a revoked key is refused by every instance at once.
+ * Looks keys up by the hash of their secret: an indexed equality on a digest, so the time taken says
+ * nothing about how much of a guessed secret was right. Every request asks the database, never a cache,
+ * so a revoked key is refused by every instance at once. Concurrent requests share one lookup (see
+ * `createBatcher`: a request is always answered by a lookup that started after it arrived), so a busy
+ * instance pays one round trip for many requests.
  */
-export async function findPrincipal(db: Db, secret: string): Promise<Principal | null> {
-  const [row] = await queryPrepared<Principal>(
-    db,
-    sql`select id as "keyId", role, org_id as "orgId" from api_keys
-         where key_hash = ${hashSecret(secret)} and revoked_at is null`,
+export function createPrincipalLookup(database: Database): (secret: string) => Promise<Principal | null> {
+  const lookup = createBatcher<string, Principal | null>(
+    async (hashes) => {
+      const rows = await queryPrepared<Principal & { hash: string }>(
+        database.db,
+        sql`select key_hash as hash, id as "keyId", role, org_id as "orgId" from api_keys
+             where key_hash = any(${sql.param(hashes)}::text[]) and revoked_at is null`,
+      )
+      const byHash = new Map(rows.map(({ hash, ...principal }) => [hash, principal]))
+      return hashes.map((h) => ({ ok: true, value: byHash.get(h) ?? null }))
+    },
+    { maxBatch: 64, maxInFlight: database.batchSlots },
   )
-  return row ?? null
+  return (secret) => lookup(hashSecret(secret))
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i
@@ -48,12 +58,13 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i
  * Authenticates every request of the scope it is installed in (the /v1 routes), then checks the route's
  * roles. Deliberately not wrapped in fastify-plugin: the hook must not leak onto /healthz or /docs.
  */
-export function installAuth(scope: FastifyInstance, db: Db) {
+export function installAuth(scope: FastifyInstance, database: Database) {
+  const findPrincipal = createPrincipalLookup(database)
   scope.decorateRequest('principal', null as unknown as Principal)
   scope.addHook('onRequest', async (request: FastifyRequest) => {
     const match = BEARER.exec(request.headers.authorization ?? '')
     if (!match) throw new AppError('unauthorized', 401, 'Send an API key as "Authorization: Bearer <key>".')
-    const principal = await findPrincipal(db, match[1]!)
+    const principal = await findPrincipal(match[1]!)
     if (!principal) throw new AppError('unauthorized', 401, 'The API key is unknown or revoked.')
     request.principal = principal
     const roles = request.routeOptions.config.roles

@@ -18,7 +18,19 @@ export interface NewPurchase {
   note: string | null
 }
 
-export interface SingleInsertOutcome {
+/** One request on the single-record write path (see `insertCheckedMany`). */
+export interface CheckedInsert {
+  actorKeyId: string
+  row: NewPurchase
+  /** The record's org, or null when an admin request named none. */
+  orgId: string | null
+  /** False when the request already has a problem found without the database: check only, store nothing. */
+  proceed: boolean
+  idempotencyKey: string | null
+  fingerprint: string
+}
+
+export interface CheckedInsertOutcome {
   regionOk: boolean
   orgOk: boolean
   clashId: string | null
@@ -82,61 +94,86 @@ export const purchasesRepository = {
   },
 
   /**
-   * The single-record write path in one statement (one round trip, atomic on its own): looks up a prior
-   * response for the idempotency key, checks region, org and voucher, and — when `proceed` and every check
-   * passes and there is no prior response — inserts the record, its audit row and the idempotency record.
-   * The caller turns the flags into the response; unique violations (a concurrent request with the same
-   * key or voucher) surface as errors and are retried by the caller, when the winner is visible.
+   * The single-record write path for several requests at once, in one statement (one round trip, atomic):
+   * for each request it looks up a prior response for its idempotency key, checks region, org and voucher,
+   * and — when its `proceed` and every check pass and there is no prior response — inserts the record, its
+   * audit row and its idempotency record. Returns one outcome per request, in order; the caller turns the
+   * flags into each response. Requests in one call must not share a voucher or an (API key, idempotency
+   * key) pair (see `groupCommit` in the service): each is checked against what was stored before the
+   * statement. A unique violation (a concurrent statement took a key or a voucher) fails the whole
+   * statement, so nothing of it is stored, and the caller retries.
    */
-  async insertOneChecked(
-    ex: Executor,
-    args: {
-      actorKeyId: string
-      row: NewPurchase
-      orgId: string | null
-      proceed: boolean
-      idempotencyKey: string | null
-      fingerprint: string
-    },
-  ): Promise<SingleInsertOutcome> {
-    const { row, actorKeyId: k, idempotencyKey: key } = args
-    const [result] = await queryPrepared<SingleInsertOutcome>(
+  async insertCheckedMany(ex: Executor, requests: CheckedInsert[]): Promise<CheckedInsertOutcome[]> {
+    // One JSON parameter rather than one array per column: jsonb_to_recordset's row estimate is the same
+    // whatever the batch size, so PostgreSQL settles on one generic plan for the prepared statement. With
+    // arrays, a connection that first saw one-request batches re-planned every later statement (~1 ms each).
+    const input = requests.map((r, n) => ({
+      n,
+      id: uuidv7(),
+      actor: r.actorKeyId,
+      key: r.idempotencyKey,
+      fingerprint: r.fingerprint,
+      proceed: r.proceed,
+      org_id: r.orgId,
+      channel: r.row.channel,
+      amount_fen: r.row.amountFen.toString(),
+      occurred_on: r.row.occurredOn,
+      region_code: r.row.regionCode,
+      supplier: r.row.supplier,
+      supplier_credit_code: r.row.supplierCreditCode,
+      product: r.row.product,
+      voucher_no: r.row.voucherNo,
+      external_ref: r.row.externalRef,
+      note: r.row.note,
+    }))
+    return queryPrepared<CheckedInsertOutcome>(
       ex,
-      sql`with prior as (
-          select fingerprint, response_status, response_body from idempotency_keys
-           where api_key_id = ${k}::uuid and key = ${key}::text
+      sql`with req as (
+          select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
+                     as u(n int, id uuid, actor uuid, key text, fingerprint text, proceed boolean, org_id uuid,
+                          channel text, amount_fen bigint, occurred_on date, region_code text, supplier text,
+                          supplier_credit_code text, product text, voucher_no text, external_ref text, note text)
         ), chk as (
-          select exists(select 1 from regions where code = ${row.regionCode}::text) as region_ok,
-                 exists(select 1 from orgs where id = ${args.orgId}::uuid) as org_ok,
-                 (select id from purchases where status = 'active' and voucher_no = ${row.voucherNo}::text
+          select req.*,
+                 exists(select 1 from regions where code = req.region_code) as region_ok,
+                 exists(select 1 from orgs where id = req.org_id) as org_ok,
+                 (select p.id from purchases p where p.status = 'active' and p.voucher_no = req.voucher_no
                    limit 1) as clash_id,
-                 exists(select 1 from prior) as has_prior
+                 prior.*
+            from req
+            -- LATERAL … LIMIT 1: an index probe per request whatever the planner guesses of unnest's size
+            -- (a plain join may hash the whole table).
+            left join lateral (
+              select k.fingerprint as prior_fingerprint, k.response_status as prior_status,
+                     k.response_body as prior_body
+                from idempotency_keys k
+               where k.api_key_id = req.actor and k.key = req.key
+               limit 1) prior on true
         ), ins as (
-          insert into purchases (channel, amount_fen, occurred_on, year, org_id, region_code, supplier,
+          insert into purchases (id, channel, amount_fen, occurred_on, year, org_id, region_code, supplier,
                                  supplier_credit_code, product, voucher_no, external_ref, note, created_by)
-          select ${row.channel}, ${row.amountFen.toString()}::bigint, ${row.occurredOn}::date,
-                 extract(year from ${row.occurredOn}::date)::smallint, ${args.orgId}::uuid, ${row.regionCode},
-                 ${row.supplier}, ${row.supplierCreditCode}, ${row.product}, ${row.voucherNo}, ${row.externalRef},
-                 ${row.note}, ${k}::uuid
+          select id, channel, amount_fen, occurred_on, extract(year from occurred_on)::smallint, org_id,
+                 region_code, supplier, supplier_credit_code, product, voucher_no, external_ref, note, actor
             from chk
-           where ${args.proceed}::boolean and region_ok and org_ok and clash_id is null and not has_prior
+           where proceed and region_ok and org_ok and clash_id is null and prior_status is null
           returning *
         ), body as (
-          select ins.id, purchase_json(ins::purchases) as json from ins
+          select ins.id, ins.created_by, purchase_json(ins::purchases) as json from ins
         ), audit as (
           insert into audit_log (actor_key_id, action, entity, entity_id, after)
-          select ${k}::uuid, 'purchase.created', 'purchase', body.id::text, body.json from body
+          select body.created_by, 'purchase.created', 'purchase', body.id::text, body.json from body
         ), idem as (
           insert into idempotency_keys (api_key_id, key, fingerprint, response_status, response_body)
-          select ${k}::uuid, ${key}::text, ${args.fingerprint}, 201, body.json from body
-           where ${key}::text is not null
+          select chk.actor, chk.key, chk.fingerprint, 201, body.json
+            from body join chk on chk.id = body.id
+           where chk.key is not null
         )
         select chk.region_ok as "regionOk", chk.org_ok as "orgOk", chk.clash_id as "clashId",
-               (select json from body) as created, prior.fingerprint as "priorFingerprint",
-               prior.response_status as "priorStatus", prior.response_body as "priorBody"
-          from chk left join prior on true`,
+               body.json as created, chk.prior_fingerprint as "priorFingerprint",
+               chk.prior_status as "priorStatus", chk.prior_body as "priorBody"
+          from chk left join body on body.id = chk.id
+         order by chk.n`,
     )
-    return result!
   },
 
   async findById(ex: Executor, id: string): Promise<PurchaseOut | undefined> {

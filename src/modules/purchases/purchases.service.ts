@@ -1,6 +1,7 @@
+import { createBatcher, type Settled, settle } from '../../batcher.js'
 import { decodeCursor, encodeCursor } from '../../cursor.js'
 import { isCalendarDate, shanghaiToday } from '../../dates.js'
-import { type Db, type Executor, pgConstraint, pgErrorCode } from '../../db/client.js'
+import { type Database, type Db, type Executor, pgConstraint, pgErrorCode } from '../../db/client.js'
 import { AppError, type FieldError, forbidden, notFound, validationFailed } from '../../errors.js'
 import { formatMoney, parseMoney } from '../../money.js'
 import type { Principal } from '../../plugins/auth.js'
@@ -13,9 +14,10 @@ import {
   runIdempotent,
 } from '../idempotency/idempotency.js'
 import {
+  type CheckedInsert,
+  type CheckedInsertOutcome,
   type NewPurchase,
   purchasesRepository as repo,
-  type SingleInsertOutcome,
 } from './purchases.repository.js'
 import {
   type CreatePurchaseInput,
@@ -47,7 +49,50 @@ export const VOUCHER_INDEX = 'purchases_active_voucher_key'
 
 class VoucherRace extends Error {}
 
-export function createPurchasesService(deps: { db: Db; now: () => Date }) {
+/**
+ * Group commit of single-record creates: while `database.batchSlots` statements are in progress, new
+ * requests queue and go together in the next (up to WRITE_BATCH), one statement and one commit for all of
+ * them. Measured (`npm run bench:write-cost`): PostgreSQL records several times more purchases per second
+ * ten to a statement than one, since each statement carries its plan, trigger and commit once.
+ */
+const WRITE_BATCH = 64
+
+export function createPurchasesService(deps: { database: Database; db: Db; now: () => Date }) {
+  /**
+   * Runs queued single-record requests: in groups whose members share no voucher and no idempotency key
+   * (a later request must see an earlier one's record, as it would one at a time), each group one
+   * statement. If a group's statement fails — a concurrent statement took one request's voucher or key —
+   * nothing of it was stored, and each of its requests is run alone, so the error reaches only its own.
+   */
+  async function runChecked(requests: CheckedInsert[]): Promise<Settled<CheckedInsertOutcome>[]> {
+    const results: Settled<CheckedInsertOutcome>[] = []
+    for (const group of distinctGroups(requests)) {
+      const alone = (i: number) =>
+        settle(async () => (await repo.insertCheckedMany(deps.db, [requests[i]!]))[0]!)
+      let outcomes: Settled<CheckedInsertOutcome>[]
+      if (group.length === 1) outcomes = [await alone(group[0]!)]
+      else {
+        try {
+          const rows = await repo.insertCheckedMany(
+            deps.db,
+            group.map((i) => requests[i]!),
+          )
+          outcomes = rows.map((value) => ({ ok: true, value }))
+        } catch {
+          outcomes = await Promise.all(group.map(alone))
+        }
+      }
+      group.forEach((i, j) => {
+        results[i] = outcomes[j]!
+      })
+    }
+    return results
+  }
+  const insertChecked = createBatcher(runChecked, {
+    maxBatch: WRITE_BATCH,
+    maxInFlight: deps.database.batchSlots,
+  })
+
   /** What the domain checks of a request need: today, the registered regions and the orgs it names. */
   async function domainContext(ex: Executor, principal: Principal, orgIds: string[]): Promise<DomainContext> {
     return {
@@ -79,8 +124,9 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
   }
 
   /**
-   * One record, in one statement (see `insertOneChecked`): the same checks and answers as the general path,
-   * with two round trips per request (authentication and this) instead of eight.
+   * One record, in one statement shared with concurrent requests (see `insertCheckedMany` and `runChecked`):
+   * the same checks and answers as the general path, with two round trips per request (authentication and
+   * this) instead of eight, fewer under load.
    */
   async function createOne(
     idem: IdempotentRequest,
@@ -99,9 +145,9 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
       at,
     )
     for (let attempt = 1; ; attempt++) {
-      let out: SingleInsertOutcome
+      let out: CheckedInsertOutcome
       try {
-        out = await repo.insertOneChecked(deps.db, {
+        out = await insertChecked({
           actorKeyId: principal.keyId,
           row,
           orgId,
@@ -298,6 +344,28 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
       }
     },
   }
+}
+
+/**
+ * Splits requests (by index, order kept) into groups in which no two share a voucher or an
+ * (API key, idempotency key) pair: the first group takes every first occurrence, the next the second ones…
+ */
+export function distinctGroups(requests: CheckedInsert[]): number[][] {
+  const groups: { members: number[]; taken: Set<string> }[] = []
+  requests.forEach((r, i) => {
+    const marks = [
+      r.row.voucherNo === null ? undefined : `v:${r.row.voucherNo}`,
+      r.idempotencyKey === null ? undefined : `k:${r.actorKeyId}:${r.idempotencyKey}`,
+    ].filter((m) => m !== undefined)
+    let group = groups.find((g) => marks.every((m) => !g.taken.has(m)))
+    if (!group) {
+      group = { members: [], taken: new Set() }
+      groups.push(group)
+    }
+    group.members.push(i)
+    for (const m of marks) group.taken.add(m)
+  })
+  return groups.map((g) => g.members)
 }
 
 export function toNewPurchase(principal: Principal, item: CreatePurchaseInput): NewPurchase {
