@@ -39,10 +39,13 @@ export function hashSecret(secret: string): string {
 export function createPrincipalLookup(database: Database): (secret: string) => Promise<Principal | null> {
   const lookup = createBatcher<string, Principal | null>(
     async (hashes) => {
+      // One key (an idle service): a plain equality, the cheapest lookup; several: one `= any(…)`.
+      const match =
+        hashes.length === 1 ? sql`key_hash = ${hashes[0]}` : sql`key_hash = any(${sql.param(hashes)}::text[])`
       const rows = await queryPrepared<Principal & { hash: string }>(
         database.db,
         sql`select key_hash as hash, id as "keyId", role, org_id as "orgId" from api_keys
-             where key_hash = any(${sql.param(hashes)}::text[]) and revoked_at is null`,
+             where ${match} and revoked_at is null`,
       )
       const byHash = new Map(rows.map(({ hash, ...principal }) => [hash, principal]))
       return hashes.map((h) => ({ ok: true, value: byHash.get(h) ?? null }))

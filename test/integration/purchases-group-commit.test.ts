@@ -142,6 +142,31 @@ t.test('a burst of mixed requests: each gets its own answer, as if sent one at a
   t.ok(stamps!.n < ids.length, `${ids.length} records in ${stamps!.n} statements`)
 })
 
+t.test('concurrent key lookups share a query; each request is answered for its own key', async (t) => {
+  const a = await createOrgWithReporter(ctx)
+  const b = await createOrgWithReporter(ctx)
+  const revoked = await createOrgWithReporter(ctx)
+  const gone = await ctx.app.inject({
+    method: 'DELETE',
+    url: `/v1/api-keys/${revoked.keyId}`,
+    headers: admin,
+  })
+  t.equal(gone.statusCode, 204)
+  const keys: { name: string; auth: Auth; status: number; orgId?: string }[] = [
+    ...Array.from({ length: 6 }, () => ({ name: 'a', auth: a.auth, status: 201, orgId: a.orgId })),
+    ...Array.from({ length: 6 }, () => ({ name: 'b', auth: b.auth, status: 201, orgId: b.orgId })),
+    { name: 'revoked', auth: revoked.auth, status: 401 },
+    { name: 'unknown', auth: { authorization: `Bearer ${uniq('no-such-key')}` }, status: 401 },
+  ]
+  const responses = await Promise.all(keys.map((k) => postPurchase(ctx, k.auth, purchaseBody())))
+  responses.forEach((r, i) => {
+    const k = keys[i]!
+    t.equal(r.statusCode, k.status, `${k.name}: ${r.body.slice(0, 120)}`)
+    if (k.orgId) t.equal((r.json() as Purchase).org_id, k.orgId, `${k.name}: recorded for its own org`)
+  })
+  t.equal(await countRows(ctx, sql`org_id = ${revoked.orgId}`), 0, 'nothing for the revoked key')
+})
+
 t.test(
   'a shared statement that loses a voucher race stores nothing; each of its requests is then run alone',
   { skip: !onPostgres && 'needs a second connection to hold a transaction open (PostgreSQL)' },
