@@ -8,7 +8,7 @@
  *             trigger, the audit row and the idempotency row), called as `POST /v1/purchases` calls it at
  *             low load, one request per statement;
  *   group commit — the same statement carrying WRITE_COST_BATCH requests, as the service sends it under load
- *             (4 statements in flight, as its WRITE_SLOTS);
+ *             (4 statements in flight, as the service's batchSlots on PostgreSQL);
  * then the one-request `create` again after taking away, one at a time and cumulatively, what each invariant costs
  * (foreign keys, the rollup trigger, the audit and idempotency rows), in that throwaway database only.
  * The ratio create ÷ anchor is the ceiling for `POST /v1/purchases` ÷ the HTTP anchor when PostgreSQL is the
@@ -33,7 +33,7 @@ const SECONDS = Number(process.env.WRITE_COST_SECONDS ?? 5)
 const ROUNDS = Number(process.env.WRITE_COST_ROUNDS ?? 3)
 const CONNECTIONS = Number(process.env.WRITE_COST_CONNECTIONS ?? 20)
 const BATCH = Number(process.env.WRITE_COST_BATCH ?? 10)
-/** Group commit keeps a few statements in flight (the service's WRITE_SLOTS), not one per request. */
+/** Group commit keeps a few statements in flight (the service's batchSlots), not one per request. */
 const GROUP_CONNECTIONS = 4
 
 const log = (msg: string) => console.log(`[write-cost ${new Date().toISOString().slice(11, 19)}] ${msg}`)

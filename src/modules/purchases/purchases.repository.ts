@@ -99,7 +99,7 @@ export const purchasesRepository = {
    * and — when its `proceed` and every check pass and there is no prior response — inserts the record, its
    * audit row and its idempotency record. Returns one outcome per request, in order; the caller turns the
    * flags into each response. Requests in one call must not share a voucher or an (API key, idempotency
-   * key) pair (see `groupCommit` in the service): each is checked against what was stored before the
+   * key) pair (see `distinctGroups` in the service): each is checked against what was stored before the
    * statement. A unique violation (a concurrent statement took a key or a voucher) fails the whole
    * statement, so nothing of it is stored, and the caller retries.
    */
@@ -141,7 +141,7 @@ export const purchasesRepository = {
                    limit 1) as clash_id,
                  prior.*
             from req
-            -- LATERAL … LIMIT 1: an index probe per request whatever the planner guesses of unnest's size
+            -- LATERAL … LIMIT 1: an index probe per request whatever the planner guesses of the batch size
             -- (a plain join may hash the whole table).
             left join lateral (
               select k.fingerprint as prior_fingerprint, k.response_status as prior_status,
