@@ -246,21 +246,18 @@ async function main() {
   }
   for (const [id, why] of unavailable) log(`${id}: unavailable (${why}); skipped`)
 
+  const helloAnchor = (id: string, group: Measurement['group'], connections: number): Measurement => ({
+    id,
+    label: 'anchor: Fastify hello GET',
+    group,
+    target: () => hello,
+    connections,
+    run: async (_r, warmup) => ({
+      load: await load({ url: `http://127.0.0.1:${hello.port}/`, connections, duration: duration(warmup) }),
+    }),
+  })
   const allMeasurements: Measurement[] = [
-    {
-      id: 'anchor-hello',
-      label: 'anchor: Fastify hello GET',
-      group: 'hello',
-      target: () => hello,
-      connections: opts.connections,
-      run: async (_r, warmup) => ({
-        load: await load({
-          url: `http://127.0.0.1:${hello.port}/`,
-          connections: opts.connections,
-          duration: duration(warmup),
-        }),
-      }),
-    },
+    helloAnchor('anchor-hello', 'hello', opts.connections),
     {
       id: 'anchor-post',
       label: 'anchor: POST validate+INSERT',
@@ -323,21 +320,8 @@ async function main() {
         }),
       ),
     ),
-    {
-      // The machine's own latency floor for the read goals: the same client, connections and phase, no work.
-      id: `anchor-hello-c${opts.lightConnections}`,
-      label: 'anchor: Fastify hello GET',
-      group: 'reads',
-      target: () => hello,
-      connections: opts.lightConnections,
-      run: async (_r, warmup) => ({
-        load: await load({
-          url: `http://127.0.0.1:${hello.port}/`,
-          connections: opts.lightConnections,
-          duration: duration(warmup),
-        }),
-      }),
-    },
+    // The machine's own latency floor for the read goals: the same client, connections and phase, no work.
+    helloAnchor(`anchor-hello-c${opts.lightConnections}`, 'reads', opts.lightConnections),
     {
       id: 'import',
       label: 'ours: POST /v1/purchases/import (CSV)',

@@ -1,4 +1,3 @@
-import { CHANNEL_LABELS } from '../../schemas.js'
 /**
  * CSV as Excel writes and reads it: decoding (UTF-8 with or without BOM, GBK), parsing with csv-parse's
  * streaming API into spreadsheet rows, reading the header, normalising cells, and quoting for export.
@@ -11,6 +10,7 @@ import { pipeline } from 'node:stream/promises'
 import { CsvError, parse } from 'csv-parse'
 import iconv from 'iconv-lite'
 import { type FieldError, validationFailed } from '../../errors.js'
+import { CHANNEL_LABELS } from '../../schemas.js'
 import {
   ACCEPTED_HEADERS_TEXT,
   channelOfCell,

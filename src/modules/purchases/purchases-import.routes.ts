@@ -7,7 +7,6 @@ import type { Deps } from '../../deps.js'
 import { CHANNEL_LABELS, errorResponses, moneyOutput, uuidSchema } from '../../schemas.js'
 import { IDEMPOTENCY_DESCRIPTION, idempotentRequestOf, sendOutcome } from '../idempotency/idempotency.js'
 import { dryRunResult } from './purchases.routes.js'
-
 import { CSV_ENCODINGS } from './purchases-csv.js'
 import { createPurchasesImportService, MAX_REPORTED_ERRORS } from './purchases-import.service.js'
 

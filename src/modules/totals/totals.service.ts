@@ -55,10 +55,8 @@ const noSuchOrg = () =>
   validationFailed([{ path: '/querystring/org_id', message: 'no organization has this id' }])
 
 export function createTotalsService(deps: { db: Db; now: () => Date }) {
-  const today = () => shanghaiToday(deps.now())
-
-  function asOfFor(year: number, asOf: string | undefined): string {
-    const resolved = resolveAsOf(year, asOf, today())
+  function asOfFor(year: number, asOf: string | undefined, today: string): string {
+    const resolved = resolveAsOf(year, asOf, today)
     if (typeof resolved === 'string') return resolved
     throw validationFailed([
       { path: asOf === undefined ? '/querystring/year' : '/querystring/as_of', message: resolved.error },
@@ -67,14 +65,17 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
 
   return {
     async totals(q: TotalsQuery): Promise<TotalsOut> {
-      const asOf = asOfFor(q.year, q.as_of)
-      const plan = rollupPlan(asOf, today())
+      // One reading of the clock per request: the as_of default, the rollup plan and the year-rollup choice
+      // all judge the same day.
+      const today = shanghaiToday(deps.now())
+      const asOf = asOfFor(q.year, q.as_of, today)
+      const plan = rollupPlan(asOf, today)
       // Every read of the response in one statement: one round trip and one snapshot. Each figure and its
       // breakdown come from one query: the canteen channel's total and count are the sum of the per-org
       // rows its units list, market sales' of its per-region rows.
       // A year to date for the whole district reads the year rollups (a few hundred rows); an org's
       // totals, or a cut-off inside the year, the monthly one.
-      const wholeYear = q.org_id === undefined && coversWholeYear(asOf, today())
+      const wholeYear = q.org_id === undefined && coversWholeYear(asOf, today)
       const canteenSums = wholeYear
         ? canteenYearSumSql(q.year)
         : sumSql({ plan, orgId: q.org_id, channel: 'canteen' }, ['org_id'])
@@ -163,16 +164,17 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
     },
 
     async breakdown(q: BreakdownQuery): Promise<BreakdownOut> {
-      const asOf = asOfFor(q.year, q.as_of)
-      const plan = rollupPlan(asOf, today())
+      // One reading of the clock per request: the as_of default, the rollup plan and the year-rollup choice
+      // all judge the same day.
+      const today = shanghaiToday(deps.now())
+      const asOf = asOfFor(q.year, q.as_of, today)
+      const plan = rollupPlan(asOf, today)
       const dim: SumDim = (
         { month: 'month', org: 'org_id', region: 'region_code', channel: 'channel' } as const
       )[q.by]
       // One statement, as for totals: the org check, the sums (with org names) and the regions.
       const sums =
-        q.org_id === undefined &&
-        (dim === 'region_code' || dim === 'channel') &&
-        coversWholeYear(asOf, today())
+        q.org_id === undefined && (dim === 'region_code' || dim === 'channel') && coversWholeYear(asOf, today)
           ? yearSumSql(q.year, [dim], q.channel)
           : sumSql({ plan, orgId: q.org_id, channel: q.channel }, [dim])
       const sets = await queryRowSets(deps.db, {
