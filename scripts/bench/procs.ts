@@ -3,7 +3,7 @@
  * released in reverse order on success, on failure and on Ctrl-C; each child also loads `guard.mjs`, which
  * stops it when the bench's IPC channel closes, so even a killed bench leaves no server behind.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -168,4 +168,33 @@ export async function waitReady(child: Child, url: string, timeoutMs = 60_000): 
     await new Promise((r) => setTimeout(r, 200))
   }
   throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms:\n${child.tail()}`)
+}
+
+/**
+ * The server as the benches run it, as users run it (`npm start`): the esbuild bundle, built first, not
+ * TypeScript through tsx, with the start script's node flags (plus `nodeArgs`), warnings-only logging, no
+ * rate limit and a pool of 20; resolves once `/readyz` answers.
+ */
+export async function startServer(opts: {
+  databaseUrl: string
+  adminSecret: string
+  nodeArgs?: string[]
+}): Promise<Child & { url: string }> {
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' })
+  const server = await startChild({
+    name: 'server',
+    script: 'dist/server.mjs',
+    nodeArgs: [...startNodeFlags(), ...(opts.nodeArgs ?? [])],
+    env: {
+      DATABASE_URL: opts.databaseUrl,
+      ADMIN_API_KEY: opts.adminSecret,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_MINUTE: '0',
+      PG_POOL_MAX: '20',
+    },
+    port: await freePort(),
+  })
+  const url = `http://127.0.0.1:${server.port}`
+  await waitReady(server, `${url}/readyz`, 120_000)
+  return { ...server, url }
 }

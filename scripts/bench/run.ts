@@ -5,7 +5,6 @@
  * it prints medians, ratios and the issue's goals, and writes the raw figures to bench-results/.
  * Everything it starts or creates is stopped/dropped at the end, on failure and on Ctrl-C.
  */
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -21,7 +20,7 @@ import {
   onCleanup,
   ROOT,
   startChild,
-  startNodeFlags,
+  startServer,
   waitReady,
 } from './procs.js'
 import { topSelfTime } from './profile.js'
@@ -40,6 +39,7 @@ import {
   createBenchDatabase,
   genRow,
   importData,
+  purchaseJson,
   rng,
   seedPurchases,
   withClient,
@@ -81,23 +81,12 @@ async function main() {
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-')
   const profileDir = join(resultsDir, `prof-${stamp}`)
 
-  // The server runs as users run it (`npm start`): the esbuild bundle, not TypeScript through tsx.
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' })
-  const ours = await startChild({
-    name: 'server',
-    script: 'dist/server.mjs',
-    nodeArgs: [...startNodeFlags(), ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
-    env: {
-      DATABASE_URL: db.url,
-      ADMIN_API_KEY: adminSecret,
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_MINUTE: '0',
-      PG_POOL_MAX: '20',
-    },
-    port: await freePort(),
+  const ours = await startServer({
+    databaseUrl: db.url,
+    adminSecret,
+    nodeArgs: opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   })
-  const oursUrl = `http://127.0.0.1:${ours.port}`
-  await waitReady(ours, `${oursUrl}/readyz`, 120_000)
+  const oursUrl = ours.url
   const hello = await startChild({
     name: 'anchor-hello',
     script: 'scripts/bench/anchors.ts',
@@ -179,18 +168,7 @@ async function main() {
   const postBody = (prefix: string) => {
     const i = seq++
     const row = genRow(rand, `${prefix}${tag}-${i}`)
-    return {
-      i,
-      body: JSON.stringify({
-        channel: row.channel,
-        amount: `${row.amountFen / 100n}.${(row.amountFen % 100n).toString().padStart(2, '0')}`,
-        occurred_on: row.occurredOn,
-        region_code: row.regionCode,
-        supplier: row.supplier,
-        product: row.product ?? '滇红茶 50 斤',
-        voucher_no: row.voucherNo,
-      }),
-    }
+    return { i, body: purchaseJson(row) }
   }
   const readAuth = { authorization: `Bearer ${finance.secret}` }
   const reads: { id: string; label: string; path: string }[] = [

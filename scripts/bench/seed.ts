@@ -10,6 +10,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import pg from 'pg'
 import copyStreams from 'pg-copy-streams'
+import { formatMoney } from '../../src/money.js'
 import { onCleanup } from './procs.js'
 
 export const REGION_CODES = ['530502', '530521', '530523', '530524', '530623', '530626', '653124']
@@ -145,6 +146,19 @@ export function genRow(rand: () => number, voucher: string | null): GenRow {
   }
 }
 
+/** A generated row as the JSON body of `POST /v1/purchases` (and of the bench's POST anchor). */
+export function purchaseJson(row: GenRow): string {
+  return JSON.stringify({
+    channel: row.channel,
+    amount: formatMoney(row.amountFen),
+    occurred_on: row.occurredOn,
+    region_code: row.regionCode,
+    supplier: row.supplier,
+    product: row.product ?? '滇红茶 50 斤',
+    voucher_no: row.voucherNo,
+  })
+}
+
 export const COPY_COLUMNS =
   'channel, amount_fen, occurred_on, year, org_id, region_code, supplier, product, voucher_no, status, ' +
   'created_by, voided_at, voided_by, void_reason'
@@ -206,10 +220,6 @@ export async function seedPurchases(
 
 export const CSV_HEADER = 'channel,amount,occurred_on,region_code,supplier,product,voucher_no'
 
-function yuan(fen: bigint): string {
-  return `${fen / 100n}.${(fen % 100n).toString().padStart(2, '0')}`
-}
-
 /**
  * `rows` records as an import CSV (voucher numbers `I<tag>-n`) and as COPY text for the raw COPY
  * (voucher numbers `C<tag>-n`, else the same records, for the same org and key).
@@ -226,7 +236,7 @@ export function importData(
   for (let i = 0; i < rows; i++) {
     const row = genRow(rand, `I${tag}-${i}`)
     csv.push(
-      `${row.channel},${yuan(row.amountFen)},${row.occurredOn},${row.regionCode},${row.supplier},${
+      `${row.channel},${formatMoney(row.amountFen)},${row.occurredOn},${row.regionCode},${row.supplier},${
         row.product ?? ''
       },${row.voucherNo}`,
     )

@@ -14,21 +14,11 @@
  * drops its own database), TOTALS_RECORDS (1000000), TOTALS_ROUNDS (4), TOTALS_SECONDS (5),
  * TOTALS_POST_SECONDS (8).
  */
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { load, startSampling } from './measure.js'
-import {
-  cleanupAll,
-  freePort,
-  installSignalHandlers,
-  onCleanup,
-  ROOT,
-  startChild,
-  startNodeFlags,
-  waitReady,
-} from './procs.js'
-import { createBenchDatabase, genRow, rng, seedPurchases } from './seed.js'
+import { cleanupAll, installSignalHandlers, onCleanup, startServer } from './procs.js'
+import { createBenchDatabase, genRow, purchaseJson, rng, seedPurchases } from './seed.js'
 
 const RECORDS = Number(process.env.TOTALS_RECORDS ?? 1_000_000)
 const ROUNDS = Number(process.env.TOTALS_ROUNDS ?? 4)
@@ -72,23 +62,9 @@ async function main() {
   const tag = randomBytes(3).toString('hex')
   const db = await createBenchDatabase(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test')
   log(`database ${db.name} (dropped at the end); ${RECORDS} records, ${ROUNDS} write rounds`)
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' })
   const admin = `bench-admin-${randomBytes(16).toString('hex')}`
-  const server = await startChild({
-    name: 'server',
-    script: 'dist/server.mjs',
-    nodeArgs: startNodeFlags(),
-    env: {
-      DATABASE_URL: db.url,
-      ADMIN_API_KEY: admin,
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_MINUTE: '0',
-      PG_POOL_MAX: '20',
-    },
-    port: await freePort(),
-  })
-  const url = `http://127.0.0.1:${server.port}`
-  await waitReady(server, `${url}/readyz`, 120_000)
+  const server = await startServer({ databaseUrl: db.url, adminSecret: admin })
+  const url = server.url
 
   const api = async <T>(path: string, body: unknown): Promise<T> => {
     const res = await fetch(`${url}${path}`, {
@@ -168,19 +144,9 @@ async function main() {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${reporter.secret}` },
       setupRequest: (req) => {
         const i = seq++
-        const row = genRow(rand, `W${tag}-${i}`)
-        const amount = `${row.amountFen / 100n}.${(row.amountFen % 100n).toString().padStart(2, '0')}`
         return {
           ...req,
-          body: JSON.stringify({
-            channel: row.channel,
-            amount,
-            occurred_on: row.occurredOn,
-            region_code: row.regionCode,
-            supplier: row.supplier,
-            product: row.product ?? '滇红茶 50 斤',
-            voucher_no: row.voucherNo,
-          }),
+          body: purchaseJson(genRow(rand, `W${tag}-${i}`)),
           headers: { ...req.headers, 'idempotency-key': `w-${tag}-${i}` },
         }
       },
