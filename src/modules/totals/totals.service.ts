@@ -55,21 +55,24 @@ const noSuchOrg = () =>
   validationFailed([{ path: '/querystring/org_id', message: 'no organization has this id' }])
 
 export function createTotalsService(deps: { db: Db; now: () => Date }) {
-  function asOfFor(year: number, asOf: string | undefined, today: string): string {
-    const resolved = resolveAsOf(year, asOf, today)
-    if (typeof resolved === 'string') return resolved
-    throw validationFailed([
-      { path: asOf === undefined ? '/querystring/year' : '/querystring/as_of', message: resolved.error },
-    ])
+  /**
+   * Today, the request's as_of (given, or its default) and the rollup plan, from one reading of the clock:
+   * the as_of default, the plan and the year-rollup choice all judge the same day.
+   */
+  function datesOf(year: number, asOfGiven: string | undefined) {
+    const today = shanghaiToday(deps.now())
+    const asOf = resolveAsOf(year, asOfGiven, today)
+    if (typeof asOf !== 'string') {
+      throw validationFailed([
+        { path: asOfGiven === undefined ? '/querystring/year' : '/querystring/as_of', message: asOf.error },
+      ])
+    }
+    return { today, asOf, plan: rollupPlan(asOf, today) }
   }
 
   return {
     async totals(q: TotalsQuery): Promise<TotalsOut> {
-      // One reading of the clock per request: the as_of default, the rollup plan and the year-rollup choice
-      // all judge the same day.
-      const today = shanghaiToday(deps.now())
-      const asOf = asOfFor(q.year, q.as_of, today)
-      const plan = rollupPlan(asOf, today)
+      const { today, asOf, plan } = datesOf(q.year, q.as_of)
       // Every read of the response in one statement: one round trip and one snapshot. Each figure and its
       // breakdown come from one query: the canteen channel's total and count are the sum of the per-org
       // rows its units list, market sales' of its per-region rows.
@@ -164,11 +167,7 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
     },
 
     async breakdown(q: BreakdownQuery): Promise<BreakdownOut> {
-      // One reading of the clock per request: the as_of default, the rollup plan and the year-rollup choice
-      // all judge the same day.
-      const today = shanghaiToday(deps.now())
-      const asOf = asOfFor(q.year, q.as_of, today)
-      const plan = rollupPlan(asOf, today)
+      const { today, asOf, plan } = datesOf(q.year, q.as_of)
       const dim: SumDim = (
         { month: 'month', org: 'org_id', region: 'region_code', channel: 'channel' } as const
       )[q.by]
