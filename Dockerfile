@@ -1,6 +1,6 @@
 # Runtime image for the procurement tracker. TypeScript runs through tsx (a runtime dependency),
 # so there is no build stage: the image holds the sources and production dependencies only.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
