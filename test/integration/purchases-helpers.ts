@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm'
 import type { LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { queryRows } from '../../src/db/client.js'
-import { creditCodeCheckChar } from '../../src/modules/purchases/purchases.domain.js'
+import { creditCodeCheckChar } from '../../src/modules/purchases/credit-code.js'
 import type { PurchaseOut } from '../../src/modules/purchases/purchases.schemas.js'
 import type { Problem, TestApp } from '../helper.js'
 

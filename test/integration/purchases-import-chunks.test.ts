@@ -6,7 +6,8 @@ import { Readable } from 'node:stream'
 import { sql } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import { queryRows } from '../../src/db/client.js'
-import { IMPORT_CHUNK, MAX_REPORTED_ERRORS } from '../../src/modules/purchases/purchases-import.service.js'
+import { IMPORT_CHUNK } from '../../src/modules/purchases/import/import-pass.js'
+import { MAX_REPORTED_ERRORS } from '../../src/modules/purchases/import/import-problems.js'
 import { buildTestApp, createOrgWithReporter } from '../helper.js'
 import {
   type Auth,

@@ -2,7 +2,7 @@
 import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { shanghaiToday } from '../../src/dates.js'
-import { creditCodeCheckChar } from '../../src/modules/purchases/purchases.domain.js'
+import { creditCodeCheckChar } from '../../src/modules/purchases/credit-code.js'
 import { buildTestApp, createOrgWithReporter } from '../helper.js'
 import {
   type Auth,

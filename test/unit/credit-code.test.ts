@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { creditCodeCheckChar, creditCodeProblem } from '../../src/modules/purchases/purchases.domain.js'
+import { creditCodeCheckChar, creditCodeProblem } from '../../src/modules/purchases/credit-code.js'
 
 const ALPHABET = '0123456789ABCDEFGHJKLMNPQRTUWXY'
 

@@ -1,22 +1,11 @@
 import { sql } from 'drizzle-orm'
 import { type Executor, queryPrepared, queryRows } from '../../db/client.js'
 import { uuidv7 } from '../../db/uuidv7.js'
+import type { NewPurchase } from './purchases.domain.js'
 import type { PurchaseFilters, PurchaseOut } from './purchases.schemas.js'
 
-/** A validated record ready to insert (money already in fen). */
-export interface NewPurchase {
-  channel: string
-  amountFen: bigint
-  occurredOn: string
-  orgId: string
-  regionCode: string
-  supplier: string
-  supplierCreditCode: string | null
-  product: string | null
-  voucherNo: string | null
-  externalRef: string | null
-  note: string | null
-}
+/** The partial unique index that makes a voucher count once among active records. */
+export const VOUCHER_INDEX = 'purchases_active_voucher_key'
 
 /** One request on the single-record write path (see `insertCheckedMany`). */
 export interface CheckedInsert {

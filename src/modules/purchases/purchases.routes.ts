@@ -2,18 +2,20 @@ import type { FastifyRequest } from 'fastify'
 import { type FastifyPluginAsyncZod, hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Deps } from '../../deps.js'
-import { errorResponses, idParams, moneyOutput } from '../../schemas.js'
+import { errorResponses, idParams } from '../../schemas.js'
 import { IDEMPOTENCY_DESCRIPTION, idempotentRequestOf, sendOutcome } from '../idempotency/idempotency.js'
+import type { PathOf } from './purchases.domain.js'
 import {
   createPurchaseBody,
+  dryRunResult,
   listPurchasesQuery,
+  MAX_BATCH_ITEMS,
   purchasePage,
   purchaseSchema,
   voidBody,
 } from './purchases.schemas.js'
-import { createPurchasesService, type PathOf } from './purchases.service.js'
-
-export const MAX_BATCH_ITEMS = 1_000
+import { createPurchasesService } from './purchases.service.js'
+import { createPurchaseWriter } from './purchases.writer.js'
 
 const writers = ['admin', 'reporter'] as const
 const idempotencyHeader = z.object({
@@ -25,12 +27,9 @@ const dryRunQuery = z.strictObject({
     .default('false')
     .meta({ description: 'true: run every check, store nothing, answer 200 with what would have happened' }),
 })
-export const dryRunResult = z
-  .object({ valid: z.literal(true), count: z.number().int(), amount: moneyOutput })
-  .meta({ id: 'DryRunResult' })
-
 export const purchasesRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   const service = createPurchasesService(deps)
+  const writer = createPurchaseWriter(deps)
   const tags = ['purchases']
 
   /**
@@ -91,10 +90,7 @@ export const purchasesRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app
       )
       return sendOutcome(
         reply,
-        await service.create(idempotentRequestOf(request), request.principal, [request.body], {
-          shape: 'single',
-          pathOf: () => '',
-        }),
+        await writer.create(idempotentRequestOf(request), request.principal, request.body),
       )
     },
   )
@@ -132,11 +128,12 @@ export const purchasesRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app
       const dryRun = request.query.dry_run === 'true'
       return sendOutcome(
         reply,
-        await service.create(idempotentRequestOf(request), request.principal, request.body.items, {
-          shape: 'batch',
+        await service.createBatch(
+          idempotentRequestOf(request),
+          request.principal,
+          request.body.items,
           dryRun,
-          pathOf: (i) => `/items/${i}`,
-        }),
+        ),
       )
     },
   )

@@ -11,7 +11,7 @@ import {
   uuidSchema,
   yearSchema,
 } from '../../schemas.js'
-import { creditCodeProblem } from './purchases.domain.js'
+import { creditCodeProblem } from './credit-code.js'
 
 const text = (max: number) =>
   z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`)
@@ -94,3 +94,11 @@ export const listPurchasesQuery = z.strictObject({
 export type ListPurchasesQuery = z.infer<typeof listPurchasesQuery>
 export type PurchaseFilters = Omit<ListPurchasesQuery, 'limit' | 'cursor'>
 export const purchasePage = page(purchaseSchema)
+
+/** Most items in one batch. */
+export const MAX_BATCH_ITEMS = 1_000
+
+/** What a dry run (batch or import) answers: every check passed; nothing was stored. */
+export const dryRunResult = z
+  .object({ valid: z.literal(true), count: z.number().int(), amount: moneyOutput })
+  .meta({ id: 'DryRunResult' })

@@ -1,8 +1,8 @@
 import { type SQL, sql } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core'
-import type { Database } from '../../db/client.js'
-import { whereClause } from './purchases.repository.js'
-import type { PurchaseFilters } from './purchases.schemas.js'
+import type { Database } from '../../../db/client.js'
+import { whereClause } from '../purchases.repository.js'
+import type { PurchaseFilters } from '../purchases.schemas.js'
 
 /** One exported record: text cells in EXPORT_COLUMNS order, formatted as the JSON API formats them. */
 export type ExportRow = (string | null)[]

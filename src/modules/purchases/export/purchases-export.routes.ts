@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import type { Deps } from '../../deps.js'
-import { errorResponses } from '../../schemas.js'
-import { listPurchasesQuery } from './purchases.schemas.js'
-import { chineseTitle, EXPORT_COLUMNS } from './purchases-columns.js'
+import type { Deps } from '../../../deps.js'
+import { errorResponses } from '../../../schemas.js'
+import { listPurchasesQuery } from '../purchases.schemas.js'
+import { chineseTitle, EXPORT_COLUMNS } from '../purchases-columns.js'
 import { CONTENT_TYPES, createPurchasesExportService, EXPORT_FORMATS } from './purchases-export.service.js'
 
 const exportQuery = listPurchasesQuery.omit({ limit: true, cursor: true }).extend({

@@ -9,8 +9,8 @@ import { Readable, Transform, type TransformCallback, Writable } from 'node:stre
 import { pipeline } from 'node:stream/promises'
 import { CsvError, parse } from 'csv-parse'
 import iconv from 'iconv-lite'
-import { type FieldError, validationFailed } from '../../errors.js'
-import { CHANNEL_LABELS } from '../../schemas.js'
+import { type FieldError, validationFailed } from '../../../errors.js'
+import { CHANNEL_LABELS } from '../../../schemas.js'
 import {
   ACCEPTED_HEADERS_TEXT,
   channelOfCell,
@@ -20,7 +20,7 @@ import {
   type ImportField,
   REQUIRED_FIELDS,
   STATUS_LABELS,
-} from './purchases-columns.js'
+} from '../purchases-columns.js'
 
 export const CSV_ENCODINGS = ['utf-8', 'gbk'] as const
 export type CsvEncoding = (typeof CSV_ENCODINGS)[number]

@@ -1,80 +1,17 @@
 import { createHash } from 'node:crypto'
-import type { Readable } from 'node:stream'
-import { errorCodes } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import type { Deps } from '../../deps.js'
-import { CHANNEL_LABELS, errorResponses, moneyOutput, uuidSchema } from '../../schemas.js'
-import { IDEMPOTENCY_DESCRIPTION, idempotentRequestOf, sendOutcome } from '../idempotency/idempotency.js'
-import { dryRunResult } from './purchases.routes.js'
-import { CSV_ENCODINGS } from './purchases-csv.js'
-import { createPurchasesImportService, MAX_REPORTED_ERRORS } from './purchases-import.service.js'
+import type { Deps } from '../../../deps.js'
+import { readBody } from '../../../http/read-body.js'
+import { CHANNEL_LABELS, errorResponses, moneyOutput, uuidSchema } from '../../../schemas.js'
+import { IDEMPOTENCY_DESCRIPTION, idempotentRequestOf, sendOutcome } from '../../idempotency/idempotency.js'
+import { dryRunResult } from '../purchases.schemas.js'
+import { CSV_ENCODINGS } from './csv-reader.js'
+import { MAX_REPORTED_ERRORS } from './import-problems.js'
+import { createPurchasesImportService } from './purchases-import.service.js'
 
 /** The contract's limit for a CSV import body; larger bodies get 413 `payload_too_large`. */
 export const CSV_BODY_LIMIT = 64 * 1024 * 1024
-
-/**
- * Reads a request body into one Buffer, as Fastify's `parseAs: 'buffer'` does (413 over `limit`, 400 when
- * the body and Content-Length disagree or the upload breaks off), but without holding a large file twice:
- * Fastify keeps the chunks and concatenates them at the end (two copies of 64 MiB at once); here, once a
- * quarter of the declared Content-Length has arrived, a buffer of that size is allocated and the bytes go
- * straight into it. (Not before: a client announcing 64 MiB and sending nothing gets nothing allocated.)
- */
-export function readBody(
-  payload: Readable,
-  contentLength: string | undefined,
-  limit: number,
-  done: (err: Error | null, body?: Buffer) => void,
-): void {
-  const parsed = contentLength === undefined ? Number.NaN : Number(contentLength)
-  if (parsed > limit) {
-    done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE())
-    return
-  }
-  const declared = Number.isInteger(parsed) && parsed >= 0 ? parsed : undefined
-  let target: Buffer | undefined
-  let chunks: Buffer[] = []
-  let received = 0
-  const finish = (err: Error | null, body?: Buffer) => {
-    payload.removeListener('data', onData)
-    payload.removeListener('end', onEnd)
-    payload.removeListener('error', onError)
-    done(err, body)
-  }
-  const onData = (chunk: Buffer | string) => {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-    const total = received + bytes.length
-    if (total > limit) return finish(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE())
-    if (declared !== undefined && total > declared) {
-      return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH())
-    }
-    if (target) bytes.copy(target, received)
-    else {
-      chunks.push(bytes)
-      if (declared !== undefined && total * 4 >= declared && total < declared) {
-        target = Buffer.allocUnsafe(declared)
-        let at = 0
-        for (const c of chunks) at += c.copy(target, at)
-        chunks = []
-      }
-    }
-    received = total
-  }
-  const onEnd = () => {
-    if (declared !== undefined && received !== declared) {
-      return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH())
-    }
-    finish(null, target ?? Buffer.concat(chunks, received))
-  }
-  const onError = (err: Error & { statusCode?: number }) => {
-    if (!(typeof err.statusCode === 'number' && err.statusCode >= 400)) err.statusCode = 400
-    finish(err)
-  }
-  payload.on('data', onData)
-  payload.on('end', onEnd)
-  payload.on('error', onError)
-  payload.resume()
-}
 
 const DESCRIPTION = `Body: a CSV file (\`Content-Type: text/csv\`, at most 64 MiB, at least 100 000 rows), as Excel saves it.
 Row 1 is the header: the create-body field names or the Chinese headers of shared/domain.md (渠道, 金额（元）/金额,
