@@ -1,5 +1,8 @@
-# Runtime image for the procurement tracker. TypeScript runs through tsx (a runtime dependency),
-# so there is no build stage: the image holds the sources and production dependencies only.
+# Runtime image for the procurement tracker, on Node 24 LTS (the service supports Node 24 and 22).
+# One stage: production dependencies (esbuild among them), then `npm run build` bundles src/ into
+# dist/server.mjs, which the container runs with node, as `npm start` does. src/ and scripts/ stay in the
+# image for the build and for the CLI scripts (`npm run create-key`, `npm run migrate`), which run through
+# tsx, a runtime dependency; migrations/ is read at start-up, when pending migrations are applied.
 FROM node:24-bookworm-slim
 
 ENV NODE_ENV=production \
@@ -17,7 +20,8 @@ COPY migrations ./migrations
 COPY openapi ./openapi
 COPY scripts ./scripts
 COPY src ./src
-# The server runs as one bundled ES module (dependencies stay in node_modules): less memory than tsx.
+# The server runs as one bundled ES module (dependencies stay in node_modules, --packages=external): less
+# memory than running the sources through tsx.
 RUN npm run build --silent
 
 # Sources stay root-owned (read-only to the app); only the PGlite data directory, used when
