@@ -1,80 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs'
-import { Agent, type IncomingHttpHeaders, request } from 'node:http'
-import { createServer } from 'node:net'
+import { Agent } from 'node:http'
 import { join } from 'node:path'
-import { startNodeFlags } from '../bench/procs.js'
+import { probe } from '../lib/http.js'
+import { sleep, startNodeFlags } from '../lib/processes.js'
 
-/** A free TCP port on 127.0.0.1 (asked of the kernel, then released for the server to take). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-
-export interface HttpResult {
-  status: number
-  contentType: string
-  headers: IncomingHttpHeaders
-  body: string
-}
-
-/**
- * One HTTP request over a keep-alive agent (node:http: a real socket, and much less client CPU per request
- * than fetch, which matters when clients and servers share two cores). Rejects on a network error or a
- * timeout — the cases where the client cannot know whether the request took effect.
- */
-export function httpRequest(
-  agent: Agent,
-  url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
-): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { ...opts.headers }
-    if (opts.body !== undefined) headers['content-length'] = Buffer.byteLength(opts.body)
-    const req = request(url, { method: opts.method ?? 'GET', agent, headers }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('error', reject)
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          contentType: String(res.headers['content-type'] ?? ''),
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        }),
-      )
-      res.on('aborted', () => reject(new Error('response aborted')))
-    })
-    req.setTimeout(opts.timeoutMs ?? 20_000, () => req.destroy(new Error('request timed out')))
-    req.on('error', reject)
-    req.end(opts.body)
-  })
-}
-
-const probeAgent = new Agent({ keepAlive: false })
-
-/** GET with a short timeout on a fresh connection; undefined on a network error. */
-export async function probe(
-  url: string,
-  headers: Record<string, string> = {},
-  timeoutMs = 2_000,
-): Promise<HttpResult | undefined> {
-  try {
-    return await httpRequest(probeAgent, url, { headers, timeoutMs })
-  } catch {
-    return undefined
-  }
-}
+export { httpRequest, probe } from '../lib/http.js'
+export { freePort, sleep } from '../lib/processes.js'
 
 export interface InstanceEnv {
   databaseUrl: string
