@@ -135,9 +135,9 @@ export function isRunning(proc: ChildProcess | undefined): boolean {
 }
 
 /**
- * Spawns `node [--import tsx] [--import guard] args…` in the repository root; tsx only for a .ts script
- * (the last of `nodeArgs`' script), so the server bundle runs without the TypeScript loader, as `npm start`
- * runs it. `output` receives stdout and stderr ('inherit': this process's own).
+ * Spawns `node [--import tsx] [--import guard] args…` in the repository root, tracked for the last-resort
+ * SIGKILL on exit. `tsx` is for a .ts script only, so the server bundle runs without the TypeScript loader,
+ * as `npm start` runs it. `output` receives stdout and stderr ('inherit': this process's own).
  */
 export function spawnNode(spec: {
   args: string[]
