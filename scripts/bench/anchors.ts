@@ -5,7 +5,7 @@
  *           through a `pg` Pool (max 20): the floor any purchase-recording service pays.
  * Usage: node --import tsx scripts/bench/anchors.ts hello|post   (PORT, HOST; DATABASE_URL for post)
  */
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import pg from 'pg'
 
 export const ANCHOR_TABLE = 'bench_anchor_purchases'
@@ -25,6 +25,35 @@ const postBody = {
   },
 } as const
 
+/** The POST anchor: validate by JSON schema, one INSERT through a pool of 20; answers the pool. */
+async function registerPost(app: FastifyInstance): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 })
+  await pool.query(`create table if not exists ${ANCHOR_TABLE} (
+    id bigserial primary key, channel text not null, amount_fen bigint not null, occurred_on date not null,
+    region_code char(6) not null, supplier text not null, product text, voucher_no text,
+    created_at timestamptz not null default now())`)
+  app.post<{ Body: Record<string, string> }>('/', { schema: { body: postBody } }, async (request, reply) => {
+    const b = request.body
+    const [yuan, fen = ''] = b.amount!.split('.')
+    const { rows } = await pool.query(
+      `insert into ${ANCHOR_TABLE} (channel, amount_fen, occurred_on, region_code, supplier, product, voucher_no)
+     values ($1, $2, $3, $4, $5, $6, $7) returning id`,
+      [
+        b.channel,
+        `${yuan}${fen.padEnd(2, '0')}`,
+        b.occurred_on,
+        b.region_code,
+        b.supplier,
+        b.product ?? null,
+        b.voucher_no ?? null,
+      ],
+    )
+    reply.code(201)
+    return { id: String(rows[0].id) }
+  })
+  return pool
+}
+
 async function main() {
   const kind = process.argv[2]
   const app = Fastify({ logger: false })
@@ -33,34 +62,7 @@ async function main() {
   if (kind === 'hello') {
     app.get('/', async () => ({ hello: 'world' }))
   } else if (kind === 'post') {
-    pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 })
-    await pool.query(`create table if not exists ${ANCHOR_TABLE} (
-      id bigserial primary key, channel text not null, amount_fen bigint not null, occurred_on date not null,
-      region_code char(6) not null, supplier text not null, product text, voucher_no text,
-      created_at timestamptz not null default now())`)
-    app.post<{ Body: Record<string, string> }>(
-      '/',
-      { schema: { body: postBody } },
-      async (request, reply) => {
-        const b = request.body
-        const [yuan, fen = ''] = b.amount!.split('.')
-        const { rows } = await pool!.query(
-          `insert into ${ANCHOR_TABLE} (channel, amount_fen, occurred_on, region_code, supplier, product, voucher_no)
-         values ($1, $2, $3, $4, $5, $6, $7) returning id`,
-          [
-            b.channel,
-            `${yuan}${fen.padEnd(2, '0')}`,
-            b.occurred_on,
-            b.region_code,
-            b.supplier,
-            b.product ?? null,
-            b.voucher_no ?? null,
-          ],
-        )
-        reply.code(201)
-        return { id: String(rows[0].id) }
-      },
-    )
+    pool = await registerPost(app)
   } else {
     throw new Error(`unknown anchor ${kind}; use hello or post`)
   }

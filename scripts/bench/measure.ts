@@ -3,10 +3,10 @@
  * rounds to whole milliseconds, too coarse for 1–3 ms reads), that process's peak RSS and CPU time,
  * PostgreSQL's CPU time, and (for our server) what its database sessions were waiting on.
  */
-import { execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import autocannon, { type Request } from 'autocannon'
 import type pg from 'pg'
+import { cpuSeconds, statusKb } from '../lib/processes.js'
 
 export interface LoadResult {
   /** Completed requests per second over the run. */
@@ -92,25 +92,6 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
   }
 }
 
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
-  } catch {
-    return 100
-  }
-})()
-
-/** User + system CPU seconds of a process (undefined once it is gone). */
-export function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * PostgreSQL processes that work for the bench: the bench database's backends (client backends,
  * autovacuum workers) and the server-wide background processes (WAL writer, checkpointer …).
@@ -130,15 +111,6 @@ function cpuOf(pids: number[]): Map<number, number> {
     if (s !== undefined) out.set(pid, s)
   }
   return out
-}
-
-function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
-  try {
-    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))
-    return m ? Number(m[1]) : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** Current VmRSS of a process, MB (0 when it is gone). */
@@ -161,37 +133,25 @@ export interface ProcessFigures {
   waitSamples?: number
 }
 
-/** Samples a process (and the bench database's sessions) while a measurement runs. */
-export async function startSampling(opts: {
-  pid?: number
-  client: pg.Client
-  database: string
-  /** Also sample what the database's active sessions wait on. */
-  waits?: boolean
-}) {
-  const { pid, client, database } = opts
-  let hwmReset = false
-  if (pid !== undefined) {
-    try {
-      // "5" resets the peak RSS (VmHWM) to the current RSS, so VmHWM becomes this phase's peak.
-      writeFileSync(`/proc/${pid}/clear_refs`, '5')
-      hwmReset = true
-    } catch {
-      // not permitted: VmHWM is then the process's lifetime peak
-    }
+/** "5" resets the peak RSS (VmHWM) to the current RSS, so VmHWM becomes this phase's peak. */
+function resetPeakRss(pid: number | undefined): boolean {
+  if (pid === undefined) return false
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false // not permitted: VmHWM is then the process's lifetime peak
   }
-  const rss = () => (pid === undefined ? 0 : (statusKb(pid, 'VmRSS') ?? 0))
-  const pg0 = cpuOf(await postgresPids(client, database))
-  const t0 = process.hrtime.bigint()
-  const cpu0 = pid === undefined ? 0 : (cpuSeconds(pid) ?? 0)
-  const bench0 = process.cpuUsage()
-  let rssMax = rss()
+}
+
+/** Counts what the database's active sessions wait on, one sample per tick (skipped while one is running). */
+function waitSampler(client: pg.Client, database: string) {
   const waits = new Map<string, number>()
-  let waitSamples = 0
+  let samples = 0
   let querying = false
-  const timer = setInterval(() => {
-    rssMax = Math.max(rssMax, rss())
-    if (opts.waits && !querying) {
+  return {
+    tick() {
+      if (querying) return
       querying = true
       client
         .query<{ w: string; n: string }>(
@@ -202,14 +162,56 @@ export async function startSampling(opts: {
           [database],
         )
         .then(({ rows }) => {
-          waitSamples++
+          samples++
           for (const r of rows) waits.set(r.w, (waits.get(r.w) ?? 0) + Number(r.n))
         })
         .catch(() => {})
         .finally(() => {
           querying = false
         })
-    }
+    },
+    figures(): Pick<ProcessFigures, 'waits' | 'waitSamples'> {
+      const total = [...waits.values()].reduce((a, b) => a + b, 0)
+      return {
+        waitSamples: samples,
+        waits: Object.fromEntries(
+          [...waits.entries()]
+            .sort((a, b) => b[1] - a[1])
+            .map(([w, c]) => [w, Math.round((c / Math.max(total, 1)) * 1000) / 1000]),
+        ),
+      }
+    },
+  }
+}
+
+/** CPU seconds PostgreSQL's processes used since `pg0` (processes started since count from zero). */
+async function pgCpuSince(client: pg.Client, database: string, pg0: Map<number, number>): Promise<number> {
+  const pg1 = cpuOf([...new Set([...pg0.keys(), ...(await postgresPids(client, database))])])
+  let pgSeconds = 0
+  for (const [p, s] of pg1) pgSeconds += s - (pg0.get(p) ?? 0)
+  return pgSeconds
+}
+
+/** Samples a process (and the bench database's sessions) while a measurement runs. */
+export async function startSampling(opts: {
+  pid?: number
+  client: pg.Client
+  database: string
+  /** Also sample what the database's active sessions wait on. */
+  waits?: boolean
+}) {
+  const { pid, client, database } = opts
+  const hwmReset = resetPeakRss(pid)
+  const rss = () => (pid === undefined ? 0 : (statusKb(pid, 'VmRSS') ?? 0))
+  const pg0 = cpuOf(await postgresPids(client, database))
+  const t0 = process.hrtime.bigint()
+  const cpu0 = pid === undefined ? 0 : (cpuSeconds(pid) ?? 0)
+  const bench0 = process.cpuUsage()
+  let rssMax = rss()
+  const waits = waitSampler(client, database)
+  const timer = setInterval(() => {
+    rssMax = Math.max(rssMax, rss())
+    if (opts.waits) waits.tick()
   }, 100)
   return {
     async stop(): Promise<ProcessFigures> {
@@ -218,10 +220,7 @@ export async function startSampling(opts: {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9
       const cpu1 = pid === undefined ? 0 : (cpuSeconds(pid) ?? cpu0)
       const bench = process.cpuUsage(bench0)
-      const pg1 = cpuOf([...new Set([...pg0.keys(), ...(await postgresPids(client, database))])])
-      let pgSeconds = 0
-      for (const [p, s] of pg1) pgSeconds += s - (pg0.get(p) ?? 0)
-      const total = [...waits.values()].reduce((a, b) => a + b, 0)
+      const pgSeconds = await pgCpuSince(client, database, pg0)
       return {
         rssMaxMb: pid === undefined ? null : rssMax / 1024,
         hwmMb: pid === undefined ? null : (statusKb(pid, 'VmHWM') ?? 0) / 1024,
@@ -229,16 +228,7 @@ export async function startSampling(opts: {
         cpuCores: pid === undefined ? null : (cpu1 - cpu0) / seconds,
         pgCpuCores: pgSeconds / seconds,
         benchCpuCores: (bench.user + bench.system) / 1e6 / seconds,
-        ...(opts.waits
-          ? {
-              waitSamples,
-              waits: Object.fromEntries(
-                [...waits.entries()]
-                  .sort((a, b) => b[1] - a[1])
-                  .map(([w, c]) => [w, Math.round((c / Math.max(total, 1)) * 1000) / 1000]),
-              ),
-            }
-          : {}),
+        ...(opts.waits ? waits.figures() : {}),
       }
     },
   }

@@ -1,7 +1,7 @@
 /** Top self-time functions of a V8 .cpuprofile (as written by node --cpu-prof). */
 import { readFileSync } from 'node:fs'
 import { relative } from 'node:path'
-import { ROOT } from './procs.js'
+import { ROOT } from '../lib/processes.js'
 
 interface ProfileNode {
   id: number

@@ -98,49 +98,49 @@ export function recordsLabel(n: number): string {
   return String(n)
 }
 
-export function printTable(series: Series[], ratios: [string, string][], goals: Goal[]): void {
-  const header = [
-    'measurement',
-    'records',
-    'conn',
-    'req/s',
-    'rows/s',
-    'p50 ms',
-    'p99 ms',
-    'non2xx',
-    'RSS MB',
-    'HWM MB',
-    'cpu',
-    'pg cpu',
+const HEADER = [
+  'measurement',
+  'records',
+  'conn',
+  'req/s',
+  'rows/s',
+  'p50 ms',
+  'p99 ms',
+  'non2xx',
+  'RSS MB',
+  'HWM MB',
+  'cpu',
+  'pg cpu',
+]
+
+/** One table line per series: its medians, or why it was skipped. */
+function seriesLine(s: Series): string[] {
+  const sum = summarise(s)
+  if (!sum) return [s.label, recordsLabel(s.records), '', `skipped: ${s.skipped ?? 'not run'}`]
+  return [
+    s.label,
+    recordsLabel(s.records),
+    s.connections ? String(s.connections) : '',
+    int(sum.rps),
+    int(sum.rowsPerSec),
+    fmt(sum.p50),
+    fmt(sum.p99),
+    sum.failures
+      ? `${sum.failures} failed`
+      : sum.rps === undefined
+        ? ''
+        : `${sum.non2xx}${sum.errors ? ` (+${sum.errors} err)` : ''}`,
+    fmt(sum.rssMaxMb, 0),
+    fmt(sum.hwmMb, 0),
+    fmt(sum.cpuCores),
+    fmt(sum.pgCpuCores),
   ]
-  const lines: string[][] = [header]
-  for (const s of series) {
-    const sum = summarise(s)
-    if (!sum) {
-      lines.push([s.label, recordsLabel(s.records), '', `skipped: ${s.skipped ?? 'not run'}`])
-      continue
-    }
-    lines.push([
-      s.label,
-      recordsLabel(s.records),
-      s.connections ? String(s.connections) : '',
-      int(sum.rps),
-      int(sum.rowsPerSec),
-      fmt(sum.p50),
-      fmt(sum.p99),
-      sum.failures
-        ? `${sum.failures} failed`
-        : sum.rps === undefined
-          ? ''
-          : `${sum.non2xx}${sum.errors ? ` (+${sum.errors} err)` : ''}`,
-      fmt(sum.rssMaxMb, 0),
-      fmt(sum.hwmMb, 0),
-      fmt(sum.cpuCores),
-      fmt(sum.pgCpuCores),
-    ])
-  }
+}
+
+function printSeries(series: Series[]): void {
+  const lines: string[][] = [HEADER, ...series.map(seriesLine)]
   const measured = lines.filter((l) => !l[3]?.startsWith('skipped'))
-  const widths = header.map((_, i) => Math.max(...measured.map((l) => (l[i] ?? '').length)))
+  const widths = HEADER.map((_, i) => Math.max(...measured.map((l) => (l[i] ?? '').length)))
   const numeric = (i: number) => i >= 2
   const row = (l: string[]) =>
     l
@@ -163,6 +163,10 @@ export function printTable(series: Series[], ratios: [string, string][], goals: 
       'process under test (the server, or the anchor in anchor rows).',
     ].join('\n'),
   )
+}
+
+export function printTable(series: Series[], ratios: [string, string][], goals: Goal[]): void {
+  printSeries(series)
   console.log('\nratios')
   const w = Math.max(...ratios.map(([k]) => k.length))
   for (const [k, v] of ratios) console.log(`  ${k.padEnd(w)}  ${v}`)

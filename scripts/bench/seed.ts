@@ -8,10 +8,11 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import pg from 'pg'
+import type pg from 'pg'
 import copyStreams from 'pg-copy-streams'
 import { formatMoney } from '../../src/money.js'
-import { onCleanup } from './procs.js'
+import { baseDatabaseName, createDatabase, databaseUrl, dropDatabase, withClient } from '../lib/postgres.js'
+import { onCleanup } from '../lib/processes.js'
 
 export const REGION_CODES = ['530502', '530521', '530523', '530524', '530623', '530626', '653124']
 const CHANNEL_WEIGHTS: [string, number][] = [
@@ -58,8 +59,7 @@ function harnessAlive(pid: number): boolean {
 export async function createBenchDatabase(
   baseUrl: string,
 ): Promise<{ url: string; name: string; stale: string[] }> {
-  const base = new URL(baseUrl)
-  const baseName = base.pathname.slice(1) || 'postgres'
+  const baseName = baseDatabaseName(baseUrl)
   const name = `${baseName}_bench_${randomBytes(4).toString('hex')}`.toLowerCase()
   const stale: string[] = []
   await withClient(baseUrl, async (c) => {
@@ -71,31 +71,14 @@ export async function createBenchDatabase(
     for (const r of rows) {
       const pid = Number(/pid (\d+)/.exec(r.note)?.[1])
       if (pid && !harnessAlive(pid)) {
-        await c.query(`drop database if exists "${r.datname}" with (force)`)
+        await dropDatabase(c, r.datname)
         stale.push(r.datname)
       }
     }
-    await c.query(`create database "${name}"`)
-    await c.query(`comment on database "${name}" is '${MARK}: pid ${process.pid} host ${hostname()}'`)
+    await createDatabase(c, name, `${MARK}: pid ${process.pid} host ${hostname()}`)
   })
-  onCleanup(`drop database ${name}`, () =>
-    withClient(baseUrl, async (c) => {
-      await c.query(`drop database if exists "${name}" with (force)`)
-    }),
-  )
-  const url = new URL(baseUrl)
-  url.pathname = `/${name}`
-  return { url: url.toString(), name, stale }
-}
-
-export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  try {
-    return await fn(c)
-  } finally {
-    await c.end()
-  }
+  onCleanup(`drop database ${name}`, () => withClient(baseUrl, (c) => dropDatabase(c, name)))
+  return { url: databaseUrl(baseUrl, name), name, stale }
 }
 
 /** Deterministic pseudo-random numbers, so two runs seed alike. */

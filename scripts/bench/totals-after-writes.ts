@@ -16,9 +16,18 @@
  */
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import {
+  type Child,
+  installSignalHandlers,
+  onCleanup,
+  runMain,
+  sleep,
+  startServer,
+} from '../lib/processes.js'
 import { load, startSampling } from './measure.js'
-import { cleanupAll, installSignalHandlers, onCleanup, startServer } from './procs.js'
-import { createBenchDatabase, genRow, purchaseJson, rng, seedPurchases } from './seed.js'
+import { postBodies } from './measurements.js'
+import { createBenchDatabase, seedPurchases } from './seed.js'
+import { type Actors, createActors } from './setup.js'
 
 const RECORDS = Number(process.env.TOTALS_RECORDS ?? 1_000_000)
 const ROUNDS = Number(process.env.TOTALS_ROUNDS ?? 4)
@@ -28,7 +37,6 @@ const ROLLUPS = ['purchase_year_totals', 'canteen_year_totals'] as const
 
 const log = (msg: string) =>
   console.log(`[totals-after-writes ${new Date().toISOString().slice(11, 19)}] ${msg}`)
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface RollupStats {
   live: number
@@ -57,116 +65,101 @@ async function rollupStats(client: pg.Client): Promise<Record<string, RollupStat
   )
 }
 
-async function main() {
-  installSignalHandlers()
+/** What every step works with. */
+interface Run {
+  tag: string
+  db: { url: string; name: string }
+  server: Child
+  actors: Actors
+  probe: pg.Client
+}
+
+async function prepare(): Promise<Run> {
   const tag = randomBytes(3).toString('hex')
   const db = await createBenchDatabase(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test')
   log(`database ${db.name} (dropped at the end); ${RECORDS} records, ${ROUNDS} write rounds`)
   const admin = `bench-admin-${randomBytes(16).toString('hex')}`
   const server = await startServer({ databaseUrl: db.url, adminSecret: admin })
-  const url = server.url
-
-  const api = async <T>(path: string, body: unknown): Promise<T> => {
-    const res = await fetch(`${url}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    })
-    const text = await res.text()
-    if (!res.ok) throw new Error(`POST ${path} → ${res.status}: ${text.slice(0, 300)}`)
-    return JSON.parse(text) as T
-  }
-  const seedOrg = await api<{ id: string }>('/v1/orgs', { name: `seed-${tag}`, kind: 'enterprise' })
-  const seedKey = await api<{ id: string }>('/v1/api-keys', {
-    name: 'seeding',
-    role: 'reporter',
-    org_id: seedOrg.id,
-  })
-  const reporterOrg = await api<{ id: string }>('/v1/orgs', { name: `reporter-${tag}`, kind: 'trade_union' })
-  const reporter = await api<{ secret: string }>('/v1/api-keys', {
-    name: 'reporter',
-    role: 'reporter',
-    org_id: reporterOrg.id,
-  })
-  const finance = await api<{ secret: string }>('/v1/api-keys', { name: 'finance', role: 'finance' })
+  const actors = await createActors(server.url, admin, tag, 1)
   const t0 = Date.now()
-  await seedPurchases(db.url, { from: 0, count: RECORDS, orgIds: [seedOrg.id], keyId: seedKey.id, tag })
+  const keyId = actors.seedKey.id
+  await seedPurchases(db.url, { from: 0, count: RECORDS, orgIds: actors.seedOrgIds, keyId, tag })
   log(`seeded ${RECORDS} records by COPY in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
-
   const probe = new pg.Client({ connectionString: db.url })
   await probe.connect()
   onCleanup('probe connection', () => probe.end())
-
-  const measureTotals = async (label: string) => {
-    const before = await rollupStats(probe)
-    const sampler = await startSampling({ pid: server.pid, client: probe, database: db.name })
-    const l = await load({
-      url: `${url}/v1/totals?year=2024`,
-      connections: 1,
-      duration: READ_SECONDS,
-      headers: { authorization: `Bearer ${finance.secret}` },
-    })
-    const proc = await sampler.stop()
-    await sleep(700) // PostgreSQL reports table statistics every 500 ms
-    const after = await rollupStats(probe)
-    const perRequest = (cores: number) => ((cores / l.rps) * 1000).toFixed(2)
-    const rollups = ROLLUPS.map((r) => {
-      const b = after[r]!
-      const buffers = ((b.buffers - before[r]!.buffers) / l.requests).toFixed(1)
-      return `${r}: ${buffers} buffers/req, ${b.live} live ${b.dead} dead in ${b.pages} pages`
-    })
-    log(
-      `${label.padEnd(12)} totals p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)} ms (${Math.round(l.rps)} req/s` +
-        `${l.non2xx ? `, ${l.non2xx} NON-2XX` : ''}); CPU per request: server ${perRequest(proc.cpuCores!)} ms, ` +
-        `PostgreSQL ${perRequest(proc.pgCpuCores)} ms; ${rollups.join('; ')}`,
-    )
-  }
-
-  // Warm-up (JIT, the pool's connections, prepared statements), not measured: with 2 s at 1 connection the
-  // first measurement still cost the server 1.0 ms of CPU per request against 0.65 ms in the later ones.
-  await load({
-    url: `${url}/v1/totals?year=2024`,
-    connections: 4,
-    duration: 5,
-    headers: { authorization: `Bearer ${finance.secret}` },
-  })
-
-  const rand = rng(7)
-  let seq = 0
-  let written = 0
-  for (let round = 0; round < ROUNDS; round++) {
-    await measureTotals(round === 0 ? 'seeded' : `after ${written}`)
-    const l = await load({
-      url: `${url}/v1/purchases`,
-      method: 'POST',
-      connections: 50,
-      duration: POST_SECONDS,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${reporter.secret}` },
-      setupRequest: (req) => {
-        const i = seq++
-        return {
-          ...req,
-          body: purchaseJson(genRow(rand, `W${tag}-${i}`)),
-          headers: { ...req.headers, 'idempotency-key': `w-${tag}-${i}` },
-        }
-      },
-    })
-    written += l.requests - l.non2xx
-    log(`write round ${round + 1}: POST /v1/purchases ${Math.round(l.rps)} req/s, ${l.non2xx} non-2xx`)
-    await sleep(1_000)
-  }
-  await measureTotals(`after ${written}`)
-  await probe.query(`vacuum ${ROLLUPS.join(', ')}`)
-  await measureTotals('vacuumed')
+  return { tag, db, server, actors, probe }
 }
 
-main()
-  .then(
-    () => cleanupAll(),
-    async (err) => {
-      console.error(`totals-after-writes failed: ${(err as Error).stack ?? err}`)
-      await cleanupAll()
-      process.exitCode = 1
-    },
+const readTotals = (r: Run, connections: number, duration: number) =>
+  load({
+    url: `${r.server.url}/v1/totals?year=2024`,
+    connections,
+    duration,
+    headers: { authorization: `Bearer ${r.actors.finance.secret}` },
+  })
+
+/** One totals measurement: latency, CPU per request, and what each request read from the rollups. */
+async function measureTotals(r: Run, label: string): Promise<void> {
+  const before = await rollupStats(r.probe)
+  const sampler = await startSampling({ pid: r.server.pid, client: r.probe, database: r.db.name })
+  const l = await readTotals(r, 1, READ_SECONDS)
+  const proc = await sampler.stop()
+  await sleep(700) // PostgreSQL reports table statistics every 500 ms
+  const after = await rollupStats(r.probe)
+  const perRequest = (cores: number) => ((cores / l.rps) * 1000).toFixed(2)
+  const rollups = ROLLUPS.map((t) => {
+    const b = after[t]!
+    const buffers = ((b.buffers - before[t]!.buffers) / l.requests).toFixed(1)
+    return `${t}: ${buffers} buffers/req, ${b.live} live ${b.dead} dead in ${b.pages} pages`
+  })
+  log(
+    `${label.padEnd(12)} totals p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)} ms (${Math.round(l.rps)} req/s` +
+      `${l.non2xx ? `, ${l.non2xx} NON-2XX` : ''}); CPU per request: server ${perRequest(proc.cpuCores!)} ms, ` +
+      `PostgreSQL ${perRequest(proc.pgCpuCores)} ms; ${rollups.join('; ')}`,
   )
-  .then(() => process.exit())
+}
+
+/** A burst of group-committed single creates; answers how many were written. */
+async function writeBurst(
+  r: Run,
+  next: () => { i: number; body: string },
+): Promise<{ rps: number; written: number; non2xx: number }> {
+  const l = await load({
+    url: `${r.server.url}/v1/purchases`,
+    method: 'POST',
+    connections: 50,
+    duration: POST_SECONDS,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${r.actors.reporter.secret}` },
+    setupRequest: (req) => {
+      const { i, body } = next()
+      return { ...req, body, headers: { ...req.headers, 'idempotency-key': `w-${r.tag}-${i}` } }
+    },
+  })
+  return { rps: l.rps, written: l.requests - l.non2xx, non2xx: l.non2xx }
+}
+
+async function main() {
+  installSignalHandlers()
+  const r = await prepare()
+  // Warm-up (JIT, the pool's connections, prepared statements), not measured: with 2 s at 1 connection the
+  // first measurement still cost the server 1.0 ms of CPU per request against 0.65 ms in the later ones.
+  await readTotals(r, 4, 5)
+  const postBody = postBodies(r.tag, 7)
+  const next = () => postBody('W')
+  let written = 0
+  for (let round = 0; round < ROUNDS; round++) {
+    await measureTotals(r, round === 0 ? 'seeded' : `after ${written}`)
+    const burst = await writeBurst(r, next)
+    written += burst.written
+    log(
+      `write round ${round + 1}: POST /v1/purchases ${Math.round(burst.rps)} req/s, ${burst.non2xx} non-2xx`,
+    )
+    await sleep(1_000)
+  }
+  await measureTotals(r, `after ${written}`)
+  await r.probe.query(`vacuum ${ROLLUPS.join(', ')}`)
+  await measureTotals(r, 'vacuumed')
+}
+
+runMain('totals-after-writes', main)

@@ -19,15 +19,14 @@
  * WRITE_COST_BATCH (requests per group-commit statement, default 10).
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type pg from 'pg'
 import { openDatabase } from '../../src/db/client.js'
 import { runMigrations } from '../../src/db/migrate.js'
 import { purchasesRepository } from '../../src/modules/purchases/purchases.repository.js'
+import { installSignalHandlers, runMain } from '../lib/processes.js'
+import { fileStamp, writeResultsFile } from '../lib/results.js'
 import { median } from './measure.js'
-import { cleanupAll, installSignalHandlers, ROOT } from './procs.js'
-import { createBenchDatabase, genRow, rng } from './seed.js'
+import { createBenchDatabase, type GenRow, genRow, rng } from './seed.js'
 
 const SECONDS = Number(process.env.WRITE_COST_SECONDS ?? 5)
 const ROUNDS = Number(process.env.WRITE_COST_ROUNDS ?? 3)
@@ -37,6 +36,59 @@ const BATCH = Number(process.env.WRITE_COST_BATCH ?? 10)
 const GROUP_CONNECTIONS = 4
 
 const log = (msg: string) => console.log(`[write-cost ${new Date().toISOString().slice(11, 19)}] ${msg}`)
+
+/** Each step takes something more away; every step is measured against the anchor in the same rounds. */
+const STEPS: { id: string; label: string; sql: string[]; batch?: number }[] = [
+  { id: 'create', label: 'create statement, one request in it', sql: [] },
+  {
+    id: 'group-commit',
+    label: `create statement, ${BATCH} requests in it (group commit)`,
+    sql: [],
+    batch: BATCH,
+  },
+  {
+    id: 'no-fk',
+    label: '… without the purchases foreign keys (org, region, api key)',
+    sql: [
+      'alter table purchases drop constraint purchases_org_id_orgs_id_fk',
+      'alter table purchases drop constraint purchases_region_code_regions_code_fk',
+      'alter table purchases drop constraint purchases_created_by_api_keys_id_fk',
+    ],
+  },
+  {
+    id: 'no-rollup',
+    label: '… and without the rollup trigger',
+    sql: ['alter table purchases disable trigger purchases_totals_insert'],
+  },
+  {
+    id: 'no-audit-idx',
+    label: '… and without the audit and idempotency secondary indexes',
+    sql: [
+      'drop index audit_log_entity_idx',
+      'drop index audit_log_action_idx',
+      'drop index audit_log_at_idx',
+      'drop index idempotency_keys_created_idx',
+    ],
+  },
+  {
+    id: 'no-purchase-idx',
+    label: '… and without the purchases list and external_ref indexes',
+    sql: [
+      'drop index purchases_list_idx',
+      'drop index purchases_org_list_idx',
+      'drop index purchases_external_ref_idx',
+    ],
+  },
+]
+type Step = (typeof STEPS)[number]
+
+interface StepResult {
+  id: string
+  label: string
+  anchor: number[]
+  ours: number[]
+  ratios: number[]
+}
 
 /**
  * Runs `op` on `connections` concurrent loops for `seconds`; returns records written per second (`op`
@@ -56,8 +108,17 @@ async function throughput(op: () => Promise<number>, seconds: number, connection
   return done / seconds
 }
 
-async function main() {
-  installSignalHandlers()
+/** The throwaway database, migrated, with one org, one reporter key and the anchor's table. */
+interface Ctx {
+  database: ReturnType<typeof openDatabase>
+  pool: pg.Pool
+  q: <T extends pg.QueryResultRow>(text: string, values?: unknown[]) => Promise<T[]>
+  orgId: string
+  keyId: string
+  next: () => GenRow
+}
+
+async function prepare(): Promise<Ctx> {
   const base = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test'
   const bench = await createBenchDatabase(base)
   log(`database ${bench.name} (dropped at the end)`)
@@ -66,7 +127,6 @@ async function main() {
   const pool = database.pool!
   const q = <T extends pg.QueryResultRow>(text: string, values: unknown[] = []) =>
     pool.query<T>(text, values).then((r) => r.rows)
-
   const [org] = await q<{ id: string }>(
     `insert into orgs (name, kind) values ('write-cost', 'trade_union') returning id`,
   )
@@ -78,138 +138,90 @@ async function main() {
     id bigserial primary key, channel text not null, amount_fen bigint not null, occurred_on date not null,
     region_code char(6) not null, supplier text not null, product text, voucher_no text,
     created_at timestamptz not null default now())`)
-
   const rand = rng(7)
   const tag = randomBytes(3).toString('hex')
   let seq = 0
   const next = () => genRow(rand, `W${tag}-${seq++}`)
+  return { database, pool, q, orgId: org!.id, keyId: key!.id, next }
+}
 
-  const anchor = async () => {
-    const r = next()
-    await pool.query({
-      name: 'anchor',
-      text: `insert into anchor_purchases (channel, amount_fen, occurred_on, region_code, supplier, product, voucher_no)
-             values ($1, $2, $3, $4, $5, $6, $7) returning id`,
-      values: [
-        r.channel,
-        r.amountFen.toString(),
-        r.occurredOn,
-        r.regionCode,
-        r.supplier,
-        r.product,
-        r.voucherNo,
-      ],
-    })
-    return 1
+/** The bench anchor's one-row INSERT. */
+const anchor = (c: Ctx) => async () => {
+  const r = c.next()
+  await c.pool.query({
+    name: 'anchor',
+    text: `insert into anchor_purchases (channel, amount_fen, occurred_on, region_code, supplier, product, voucher_no)
+           values ($1, $2, $3, $4, $5, $6, $7) returning id`,
+    values: [
+      r.channel,
+      r.amountFen.toString(),
+      r.occurredOn,
+      r.regionCode,
+      r.supplier,
+      r.product,
+      r.voucherNo,
+    ],
+  })
+  return 1
+}
+
+/** One request as `POST /v1/purchases` hands it to the create statement. */
+function createRequest(c: Ctx, r: GenRow) {
+  return {
+    actorKeyId: c.keyId,
+    row: {
+      channel: r.channel,
+      amountFen: r.amountFen,
+      occurredOn: r.occurredOn,
+      orgId: c.orgId,
+      regionCode: r.regionCode,
+      supplier: r.supplier,
+      supplierCreditCode: null,
+      product: r.product,
+      voucherNo: r.voucherNo,
+      externalRef: null,
+      note: null,
+    },
+    orgId: c.orgId,
+    proceed: true,
+    idempotencyKey: `idem-${r.voucherNo}`,
+    fingerprint: 'f'.repeat(64),
   }
-  /** The service's create statement with `size` requests in it, as group commit sends it under load. */
-  const create = (size: number) => async () => {
-    const requests = Array.from({ length: size }, () => {
-      const r = next()
-      return {
-        actorKeyId: key!.id,
-        row: {
-          channel: r.channel,
-          amountFen: r.amountFen,
-          occurredOn: r.occurredOn,
-          orgId: org!.id,
-          regionCode: r.regionCode,
-          supplier: r.supplier,
-          supplierCreditCode: null,
-          product: r.product,
-          voucherNo: r.voucherNo,
-          externalRef: null,
-          note: null,
-        },
-        orgId: org!.id,
-        proceed: true,
-        idempotencyKey: `idem-${r.voucherNo}`,
-        fingerprint: 'f'.repeat(64),
-      }
-    })
-    const out = await purchasesRepository.insertCheckedMany(database.db, requests)
-    if (out.some((o) => !o.created)) throw new Error('the create statement stored nothing')
-    return size
+}
+
+/** The service's create statement with `size` requests in it, as group commit sends it under load. */
+const create = (c: Ctx, size: number) => async () => {
+  const requests = Array.from({ length: size }, () => createRequest(c, c.next()))
+  const out = await purchasesRepository.insertCheckedMany(c.database.db, requests)
+  if (out.some((o) => !o.created)) throw new Error('the create statement stored nothing')
+  return size
+}
+
+/** Takes the step's things away, then ROUNDS rounds of anchor and create, order alternating. */
+async function runStep(c: Ctx, step: Step): Promise<StepResult> {
+  for (const s of step.sql) await c.q(s)
+  const r: StepResult = { id: step.id, label: step.label, anchor: [], ours: [], ratios: [] }
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate the order so drift over the round hits both sides alike.
+    const first = round % 2 === 0
+    const a1 = first ? await throughput(anchor(c), SECONDS, CONNECTIONS) : undefined
+    const o = await throughput(
+      create(c, step.batch ?? 1),
+      SECONDS,
+      step.batch ? GROUP_CONNECTIONS : CONNECTIONS,
+    )
+    const a = a1 ?? (await throughput(anchor(c), SECONDS, CONNECTIONS))
+    r.anchor.push(a)
+    r.ours.push(o)
+    r.ratios.push(o / a)
+    log(
+      `${step.id} round ${round + 1}: anchor ${a.toFixed(0)}/s, create ${o.toFixed(0)}/s, ratio ${(o / a).toFixed(2)}`,
+    )
   }
+  return r
+}
 
-  // Each step takes something more away; every step is measured against the anchor in the same rounds.
-  const steps: { id: string; label: string; sql: string[]; batch?: number }[] = [
-    { id: 'create', label: 'create statement, one request in it', sql: [] },
-    {
-      id: 'group-commit',
-      label: `create statement, ${BATCH} requests in it (group commit)`,
-      sql: [],
-      batch: BATCH,
-    },
-    {
-      id: 'no-fk',
-      label: '… without the purchases foreign keys (org, region, api key)',
-      sql: [
-        'alter table purchases drop constraint purchases_org_id_orgs_id_fk',
-        'alter table purchases drop constraint purchases_region_code_regions_code_fk',
-        'alter table purchases drop constraint purchases_created_by_api_keys_id_fk',
-      ],
-    },
-    {
-      id: 'no-rollup',
-      label: '… and without the rollup trigger',
-      sql: ['alter table purchases disable trigger purchases_totals_insert'],
-    },
-    {
-      id: 'no-audit-idx',
-      label: '… and without the audit and idempotency secondary indexes',
-      sql: [
-        'drop index audit_log_entity_idx',
-        'drop index audit_log_action_idx',
-        'drop index audit_log_at_idx',
-        'drop index idempotency_keys_created_idx',
-      ],
-    },
-    {
-      id: 'no-purchase-idx',
-      label: '… and without the purchases list and external_ref indexes',
-      sql: [
-        'drop index purchases_list_idx',
-        'drop index purchases_org_list_idx',
-        'drop index purchases_external_ref_idx',
-      ],
-    },
-  ]
-
-  // Warm-up: plans cached, tables and indexes non-empty.
-  await throughput(anchor, 1, CONNECTIONS)
-  await throughput(create(1), 1, CONNECTIONS)
-
-  const results: { id: string; label: string; anchor: number[]; ours: number[]; ratios: number[] }[] = []
-  for (const step of steps) {
-    for (const s of step.sql) await q(s)
-    const r = {
-      id: step.id,
-      label: step.label,
-      anchor: [] as number[],
-      ours: [] as number[],
-      ratios: [] as number[],
-    }
-    for (let round = 0; round < ROUNDS; round++) {
-      // Alternate the order so drift over the round hits both sides alike.
-      const first = round % 2 === 0
-      const a1 = first ? await throughput(anchor, SECONDS, CONNECTIONS) : undefined
-      const o = await throughput(
-        create(step.batch ?? 1),
-        SECONDS,
-        step.batch ? GROUP_CONNECTIONS : CONNECTIONS,
-      )
-      const a = a1 ?? (await throughput(anchor, SECONDS, CONNECTIONS))
-      r.anchor.push(a)
-      r.ours.push(o)
-      r.ratios.push(o / a)
-      log(
-        `${step.id} round ${round + 1}: anchor ${a.toFixed(0)}/s, create ${o.toFixed(0)}/s, ratio ${(o / a).toFixed(2)}`,
-      )
-    }
-    results.push(r)
-  }
-
+function printResults(results: StepResult[]) {
   console.log(
     `\nPostgreSQL cost of one recorded purchase (${CONNECTIONS} connections, ${SECONDS} s × ${ROUNDS} rounds, medians)`,
   )
@@ -221,23 +233,25 @@ async function main() {
       `${r.label.padEnd(66)} ${median(r.anchor).toFixed(0).padStart(9)} ${median(r.ours).toFixed(0).padStart(9)} ${median(r.ratios).toFixed(2).padStart(6)}`,
     )
   }
-  const file = join(
-    ROOT,
-    'bench-results',
-    `write-cost-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-  )
-  mkdirSync(join(ROOT, 'bench-results'), { recursive: true })
-  writeFileSync(
-    file,
-    `${JSON.stringify({ connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, results }, null, 2)}\n`,
-  )
-  log(`raw figures: ${file}`)
-  await database.close()
 }
 
-main()
-  .catch((err) => {
-    console.error(err)
-    process.exitCode = 1
+async function main() {
+  installSignalHandlers()
+  const c = await prepare()
+  // Warm-up: plans cached, tables and indexes non-empty.
+  await throughput(anchor(c), 1, CONNECTIONS)
+  await throughput(create(c, 1), 1, CONNECTIONS)
+  const results: StepResult[] = []
+  for (const step of STEPS) results.push(await runStep(c, step))
+  printResults(results)
+  const file = writeResultsFile(`write-cost-${fileStamp()}.json`, {
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    results,
   })
-  .finally(() => cleanupAll())
+  log(`raw figures: ${file}`)
+  await c.database.close()
+}
+
+runMain('write-cost', main)

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { KeyResult } from './run.js'
+import type { KeyResult } from './workload.js'
 
 export interface Verification {
   acknowledged: number
@@ -13,18 +13,11 @@ export interface Verification {
   failures: string[]
 }
 
-/**
- * Checks the database against what the clients were told. Every record carries its idempotency key in
- * `external_ref`, so each one is traced to the request that made it.
- */
-export async function verifyDatabase(db: pg.Client, keys: KeyResult[]): Promise<Verification> {
-  const failures: string[] = []
-  const fail = (what: string, examples: unknown[]) => {
-    if (examples.length)
-      failures.push(`${what}: ${examples.length} (e.g. ${examples.slice(0, 3).join(', ')})`)
-  }
+type Fail = (what: string, examples: unknown[]) => void
+type StoredRecord = { id: string; external_ref: string | null; amount_fen: string; status: string }
 
-  // What the clients saw.
+/** What the clients saw: one answer per key, one id per key, bodies matching; answers the acknowledged keys. */
+function clientChecks(keys: KeyResult[], fail: Fail): Map<string, KeyResult> {
   const acked = new Map<string, KeyResult>()
   const inconsistent: string[] = []
   const idMismatch: string[] = []
@@ -39,29 +32,25 @@ export async function verifyDatabase(db: pg.Client, keys: KeyResult[]): Promise<
   fail('keys answered differently on different sends', inconsistent)
   fail('keys whose replays returned another id than the original', idMismatch)
   fail('201 bodies not matching the request', badBody)
-
   const byVoucher = new Map<string, number>()
   for (const k of keys) byVoucher.set(k.voucher, (byVoucher.get(k.voucher) ?? 0) + (acked.has(k.key) ? 1 : 0))
   fail(
     'vouchers acknowledged other than exactly once',
     [...byVoucher].filter(([, n]) => n !== 1).map(([v, n]) => `${v}×${n}`),
   )
+  return acked
+}
 
-  // What the database holds.
-  const { rows: records } = await db.query<{
-    id: string
-    external_ref: string | null
-    amount_fen: string
-    status: string
-  }>('select id::text, external_ref, amount_fen::text, status from purchases')
-  const byRef = new Map<string, typeof records>()
+/** Every record traced by its `external_ref` (the idempotency key) to the acknowledgement that made it. */
+async function recordChecks(db: pg.Client, acked: Map<string, KeyResult>, fail: Fail) {
+  const { rows: records } = await db.query<StoredRecord>(
+    'select id::text, external_ref, amount_fen::text, status from purchases',
+  )
+  const byRef = new Map<string, StoredRecord[]>()
   for (const r of records) {
     const ref = r.external_ref ?? '(none)'
     byRef.set(ref, [...(byRef.get(ref) ?? []), r])
   }
-  const lost = [...acked.keys()].filter((key) => !byRef.has(key))
-  const duplicated = [...byRef].filter(([, rs]) => rs.length > 1).map(([ref]) => ref)
-  const phantom = [...byRef.keys()].filter((ref) => !acked.has(ref))
   const wrongRecord: string[] = []
   for (const [key, k] of acked) {
     const r = byRef.get(key)?.[0]
@@ -69,40 +58,55 @@ export async function verifyDatabase(db: pg.Client, keys: KeyResult[]): Promise<
       wrongRecord.push(key)
   }
   fail('records differing from their acknowledgement (id, amount or status)', wrongRecord)
+  return {
+    records,
+    byRef,
+    lost: [...acked.keys()].filter((key) => !byRef.has(key)),
+    duplicated: [...byRef].filter(([, rs]) => rs.length > 1).map(([ref]) => ref),
+    phantom: [...byRef.keys()].filter((ref) => !acked.has(ref)),
+  }
+}
 
+async function sumOf(db: pg.Client, sql: string) {
+  const [row] = (await db.query<{ n: string | null; fen: string | null }>(sql)).rows
+  return row!
+}
+
+/** The stored sum equals the acknowledged one, and both rollups agree with the records. */
+async function sumChecks(db: pg.Client, acked: Map<string, KeyResult>, failures: string[]) {
   const acknowledgedFen = [...acked.values()].reduce((s, k) => s + k.fen, 0n)
-  const [sums] = (
-    await db.query<{ n: string; fen: string | null }>(
-      `select count(*)::text as n, sum(amount_fen)::text as fen from purchases where status = 'active'`,
-    )
-  ).rows
-  const [rollup] = (
-    await db.query<{ n: string | null; fen: string | null }>(
-      'select sum(count)::text as n, sum(total_fen)::text as fen from purchase_totals',
-    )
-  ).rows
+  const sums = await sumOf(
+    db,
+    `select count(*)::text as n, sum(amount_fen)::text as fen from purchases where status = 'active'`,
+  )
+  const rollup = await sumOf(
+    db,
+    'select sum(count)::text as n, sum(total_fen)::text as fen from purchase_totals',
+  )
   // The year rollup must agree too (its canteen part is checked by the test suite's property test).
-  const [yearRollup] = (
-    await db.query<{ n: string | null; fen: string | null }>(
-      'select sum(count)::text as n, sum(total_fen)::text as fen from purchase_year_totals',
-    )
-  ).rows
-  const stored = Number(sums!.n)
-  const storedFen = BigInt(sums!.fen ?? '0')
-  const rollupFen = BigInt(rollup!.fen ?? '0')
+  const yearRollup = await sumOf(
+    db,
+    'select sum(count)::text as n, sum(total_fen)::text as fen from purchase_year_totals',
+  )
+  const stored = Number(sums.n)
+  const storedFen = BigInt(sums.fen ?? '0')
+  const rollupFen = BigInt(rollup.fen ?? '0')
   if (stored !== acked.size) failures.push(`stored ${stored} records, acknowledged ${acked.size} keys`)
   if (storedFen !== acknowledgedFen)
     failures.push(`stored sum ${storedFen} fen ≠ acknowledged ${acknowledgedFen} fen`)
-  if (rollupFen !== storedFen || BigInt(rollup!.n ?? '0') !== BigInt(stored))
+  if (rollupFen !== storedFen || BigInt(rollup.n ?? '0') !== BigInt(stored))
     failures.push(
-      `purchase_totals says ${rollup!.n} records / ${rollupFen} fen, purchases ${stored} / ${storedFen}`,
+      `purchase_totals says ${rollup.n} records / ${rollupFen} fen, purchases ${stored} / ${storedFen}`,
     )
-
-  if (BigInt(yearRollup!.fen ?? '0') !== storedFen || BigInt(yearRollup!.n ?? '0') !== BigInt(stored))
+  if (BigInt(yearRollup.fen ?? '0') !== storedFen || BigInt(yearRollup.n ?? '0') !== BigInt(stored))
     failures.push(
-      `purchase_year_totals says ${yearRollup!.n} records / ${yearRollup!.fen ?? 0} fen, purchases ${stored} / ${storedFen}`,
+      `purchase_year_totals says ${yearRollup.n} records / ${yearRollup.fen ?? 0} fen, purchases ${stored} / ${storedFen}`,
     )
+  return { acknowledgedFen, stored, storedFen, rollupFen }
+}
 
+/** No voucher on two active records; exactly one purchase.created audit row per record, none for anything else. */
+async function voucherAndAuditChecks(db: pg.Client, records: StoredRecord[], fail: Fail) {
   const { rows: voucherDups } = await db.query<{ voucher_no: string }>(
     `select voucher_no from purchases where status = 'active' and voucher_no is not null
       group by voucher_no having count(*) > 1`,
@@ -111,8 +115,6 @@ export async function verifyDatabase(db: pg.Client, keys: KeyResult[]): Promise<
     'vouchers on two active records',
     voucherDups.map((r) => r.voucher_no),
   )
-
-  // Exactly one purchase.created audit row per record, none for anything else.
   const { rows: audit } = await db.query<{ entity_id: string; n: number }>(
     `select entity_id, count(*)::int as n from audit_log where action = 'purchase.created' group by entity_id`,
   )
@@ -126,8 +128,15 @@ export async function verifyDatabase(db: pg.Client, keys: KeyResult[]): Promise<
     'purchase.created audit rows for no record',
     audit.filter((a) => !recordIds.has(a.entity_id)).map((a) => a.entity_id),
   )
+}
 
-  // The idempotency records: one per acknowledged key, naming its record; failed requests bind nothing.
+/** The idempotency records: one per acknowledged key, naming its record; failed requests bind nothing. */
+async function idempotencyChecks(
+  db: pg.Client,
+  acked: Map<string, KeyResult>,
+  byRef: Map<string, StoredRecord[]>,
+  fail: Fail,
+) {
   const { rows: idem } = await db.query<{ key: string; status: number | null; id: string | null }>(
     `select key, response_status as status, response_body->>'id' as id from idempotency_keys`,
   )
@@ -147,16 +156,22 @@ export async function verifyDatabase(db: pg.Client, keys: KeyResult[]): Promise<
     'idempotency keys bound by a request that was not acknowledged',
     idem.filter((r) => !acked.has(r.key)).map((r) => r.key),
   )
+}
 
-  return {
-    acknowledged: acked.size,
-    acknowledgedFen,
-    stored,
-    storedFen,
-    rollupFen,
-    lost,
-    duplicated,
-    phantom,
-    failures,
+/**
+ * Checks the database against what the clients were told. Every record carries its idempotency key in
+ * `external_ref`, so each one is traced to the request that made it.
+ */
+export async function verifyDatabase(db: pg.Client, keys: KeyResult[]): Promise<Verification> {
+  const failures: string[] = []
+  const fail: Fail = (what, examples) => {
+    if (examples.length)
+      failures.push(`${what}: ${examples.length} (e.g. ${examples.slice(0, 3).join(', ')})`)
   }
+  const acked = clientChecks(keys, fail)
+  const { records, byRef, lost, duplicated, phantom } = await recordChecks(db, acked, fail)
+  const sums = await sumChecks(db, acked, failures)
+  await voucherAndAuditChecks(db, records, fail)
+  await idempotencyChecks(db, acked, byRef, fail)
+  return { acknowledged: acked.size, ...sums, lost, duplicated, phantom, failures }
 }
