@@ -21,7 +21,7 @@ const search = (query: Query) =>
   ).toString()
 
 /** The parsed body of a response with this status; throws with the answer otherwise. */
-export function expectStatus<T>(res: LightMyRequestResponse, status: number, what: string): T {
+function expectStatus<T>(res: LightMyRequestResponse, status: number, what: string): T {
   if (res.statusCode !== status) throw new Error(`${what} → ${res.statusCode}: ${res.body.slice(0, 500)}`)
   return res.json() as T
 }
@@ -139,16 +139,6 @@ export async function createEach(ctx: TestApp, entries: Entry[]): Promise<Purcha
     out.push(await createPurchase(ctx, who.auth, { channel, amount, occurred_on, region_code }))
   }
   return out
-}
-
-/** Imports a CSV file; the { imported, amount } answer. */
-export async function importCsv(
-  ctx: TestApp,
-  auth: Auth,
-  body: string | Buffer,
-  query = '',
-): Promise<{ imported: number; amount: string }> {
-  return expectStatus(await postCsv(ctx, auth, body, query), 201, 'POST /v1/purchases/import')
 }
 
 export async function voidPurchase(

@@ -74,7 +74,7 @@ export async function buildTestApp(
 export const FIXED_NOW = () => new Date('2026-03-15T02:00:00Z')
 
 /** Rows of a query on the test database. */
-export const selectRows = <T>(ctx: TestApp, query: SQL) => queryRows<T>(ctx.database.db, query)
+const selectRows = <T>(ctx: TestApp, query: SQL) => queryRows<T>(ctx.database.db, query)
 
 /** `select count(*) from <table> where <where>` on the test database. */
 export async function countRows(ctx: TestApp, where: SQL = sql`true`, table = 'purchases'): Promise<number> {
