@@ -1,14 +1,21 @@
+/**
+ * The test app on a fresh database, reads of that database for assertions, and the one problem+json
+ * assertion. Fixtures are in factories.ts, typed requests in api.ts.
+ */
 import { randomBytes } from 'node:crypto'
+import { type SQL, sql } from 'drizzle-orm'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import pg from 'pg'
 import type { Test } from 'tap'
 import { buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config.js'
-import { type Database, inTransaction, openDatabase } from '../src/db/client.js'
-import { createApiKeysService } from '../src/modules/api-keys/api-keys.service.js'
-import { createOrgsService } from '../src/modules/orgs/orgs.service.js'
+import { type Database, openDatabase, queryRows } from '../src/db/client.js'
 
 export const ADMIN_SECRET = 'test-admin-secret-0123456789'
+
+export type Auth = { authorization: string }
+
+export const bearer = (secret: string): Auth => ({ authorization: `Bearer ${secret}` })
 
 /**
  * A fresh database for one test file: in-memory PGlite by default; with DATABASE_URL set, a new PostgreSQL
@@ -44,7 +51,7 @@ export interface TestApp {
   app: FastifyInstance
   database: Database
   config: Config
-  adminAuth: { authorization: string }
+  adminAuth: Auth
 }
 
 export async function buildTestApp(
@@ -60,66 +67,46 @@ export async function buildTestApp(
   const config = loadConfig({ ADMIN_API_KEY: ADMIN_SECRET, RATE_LIMIT_PER_MINUTE: '0', ...opts.env })
   const app = await buildApp({ config, database, now: opts.now })
   t.teardown(() => app.close())
-  return { app, database, config, adminAuth: { authorization: `Bearer ${ADMIN_SECRET}` } }
+  return { app, database, config, adminAuth: bearer(ADMIN_SECRET) }
 }
 
-export const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` })
+/** A fixed clock: 2026-03-15 10:00 in Asia/Shanghai. */
+export const FIXED_NOW = () => new Date('2026-03-15T02:00:00Z')
 
-/** Creates an org with a unique name, plus a reporter key for it, directly through the services. */
-export async function createOrgWithReporter(
-  ctx: TestApp,
-  kind = 'trade_union',
-): Promise<{ orgId: string; auth: { authorization: string }; keyId: string }> {
-  const db = ctx.database.db
-  return inTransaction(db, async (tx) => {
-    const org = await createOrgsService({ db }).create(tx, null as unknown as string, {
-      name: `org-${randomBytes(6).toString('hex')}`,
-      kind,
-    })
-    const key = await createApiKeysService({ db }).create(tx, null, {
-      name: 'reporter',
-      role: 'reporter',
-      org_id: org.body.id,
-    })
-    return { orgId: org.body.id, auth: bearer(key.body.secret), keyId: key.body.id }
-  })
-}
+/** Rows of a query on the test database. */
+const selectRows = <T>(ctx: TestApp, query: SQL) => queryRows<T>(ctx.database.db, query)
 
-export async function createKey(ctx: TestApp, role: 'admin' | 'finance'): Promise<{ authorization: string }> {
-  const db = ctx.database.db
-  const key = await inTransaction(db, (tx) =>
-    createApiKeysService({ db }).create(tx, null, { name: role, role }),
+/** `select count(*) from <table> where <where>` on the test database. */
+export async function countRows(ctx: TestApp, where: SQL = sql`true`, table = 'purchases'): Promise<number> {
+  const [row] = await selectRows<{ n: string | number }>(
+    ctx,
+    sql`select count(*) as n from ${sql.identifier(table)} where ${where}`,
   )
-  return bearer(key.body.secret)
+  return Number(row?.n ?? 0)
 }
 
-export function json<T = Record<string, unknown>>(res: LightMyRequestResponse): T {
-  return res.json() as T
+export interface AuditRow {
+  id: string
+  actor_key_id: string | null
+  action: string
+  entity: string
+  entity_id: string
+  before: unknown
+  after: unknown
 }
 
-/** A name no other test uses, so tests never collide on one shared database. */
-export const uniqueName = (prefix = 'org') => `${prefix}-${randomBytes(6).toString('hex')}`
-
-/** Creates an org directly through the service; returns its id. */
-export async function createOrg(ctx: TestApp, kind = 'agency', name = uniqueName()): Promise<string> {
-  const db = ctx.database.db
-  const org = await inTransaction(db, (tx) =>
-    createOrgsService({ db }).create(tx, null as unknown as string, { name, kind }),
+export async function auditRows(ctx: TestApp, where: SQL): Promise<AuditRow[]> {
+  const found = await selectRows<AuditRow>(
+    ctx,
+    sql`select id::text as id, actor_key_id, action, entity, entity_id, before, after
+          from audit_log where ${where} order by id`,
   )
-  return org.body.id
-}
-
-/** Creates a key of any role directly through the service; returns its id, secret and auth header. */
-export async function createKeyFor(
-  ctx: TestApp,
-  role: 'admin' | 'finance' | 'reporter',
-  orgId?: string,
-): Promise<{ keyId: string; secret: string; auth: { authorization: string } }> {
-  const db = ctx.database.db
-  const key = await inTransaction(db, (tx) =>
-    createApiKeysService({ db }).create(tx, null, { name: role, role, org_id: orgId }),
-  )
-  return { keyId: key.body.id, secret: key.body.secret, auth: bearer(key.body.secret) }
+  // pg returns jsonb parsed; PGlite does too, but be tolerant of a string.
+  return found.map((r) => ({
+    ...r,
+    before: typeof r.before === 'string' ? JSON.parse(r.before) : r.before,
+    after: typeof r.after === 'string' ? JSON.parse(r.after) : r.after,
+  }))
 }
 
 export interface Problem {
@@ -129,26 +116,53 @@ export interface Problem {
   detail: string
   code: string
   errors?: { path: string; message: string }[]
-  [extension: string]: unknown
+  existing_id?: string
 }
 
+/** Every member a problem may carry (RFC 9457 core, our `code` and `errors`, the `existing_id` extension). */
+const PROBLEM_MEMBERS = ['type', 'title', 'status', 'detail', 'code', 'errors', 'existing_id']
+const LEAK = /\bat .+:\d+:\d+|\bat .+\.(ts|js):\d+|node_modules|\bselect\b.+\bfrom\b|select |insert into/i
+
 /**
- * Asserts an RFC 9457 response with this status and code (content type, every member, no stack or SQL)
- * and returns the body.
+ * Asserts an RFC 9457 answer: this status and code, problem+json, every member of the right type and no
+ * other, errors[] entries of exactly { path, message }, no stack or SQL; with `paths`, errors[].path is
+ * exactly these (order-insensitive; name a path twice if it carries two messages). Returns the body.
  */
-export function assertProblem(t: Test, res: LightMyRequestResponse, status: number, code: string): Problem {
-  t.equal(res.statusCode, status, `status ${status} (${code})`)
-  t.match(res.headers['content-type'], /^application\/problem\+json/, 'problem+json content type')
+export function assertProblem(
+  t: Test,
+  res: LightMyRequestResponse,
+  status: number,
+  code: string,
+  paths?: string[],
+): Problem {
+  t.equal(res.statusCode, status, `status ${status} ${code}: ${res.body.slice(0, 300)}`)
+  t.match(String(res.headers['content-type']), /^application\/problem\+json/, 'problem+json content type')
   const body = res.json() as Problem
-  t.equal(body.status, status, 'body.status')
-  t.equal(body.code, code, 'body.code')
-  t.type(body.type, 'string', 'body.type')
-  t.type(body.title, 'string', 'body.title')
-  t.type(body.detail, 'string', 'body.detail')
-  t.notMatch(
-    res.body,
-    /\bat .+:\d+:\d+|node_modules|\bselect\b.+\bfrom\b|\binsert into\b/i,
-    'no stack or SQL',
+  t.same(
+    Object.keys(body).filter((k) => !PROBLEM_MEMBERS.includes(k)),
+    [],
+    'no members beyond the problem schema',
   )
+  t.match(
+    body,
+    { type: `urn:problem-type:${code}`, title: /\S/, status, detail: /\S/, code },
+    `problem members of ${code}`,
+  )
+  const errors = body.errors ?? []
+  t.ok(
+    (body.errors === undefined || errors.length > 0) &&
+      errors.every(
+        (e) =>
+          Object.keys(e).sort().join() === 'message,path' &&
+          typeof e.path === 'string' &&
+          typeof e.message === 'string' &&
+          e.message.length > 0,
+      ),
+    'errors[] (when present) is non-empty, each { path, message } with a message',
+  )
+  if (body.existing_id !== undefined) t.type(body.existing_id, 'string', 'existing_id')
+  if (paths)
+    t.same(errors.map((e) => e.path).sort(), [...paths].sort(), `errors[].path = ${paths.join(', ')}`)
+  t.notMatch(res.body, LEAK, 'no stack or SQL')
   return body
 }

@@ -2,18 +2,12 @@ import { createHash } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { queryRows } from '../../src/db/client.js'
-import {
-  assertProblem,
-  bearer,
-  buildTestApp,
-  createKeyFor,
-  createOrg,
-  createOrgWithReporter,
-} from '../helper.js'
+import { createKey, createOrg, createOrgWithReporter } from '../factories.js'
+import { assertProblem, bearer, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const { app } = ctx
-const admin = await createKeyFor(ctx, 'admin')
+const admin = await createKey(ctx, 'admin')
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000'
 
 interface ApiKey {
@@ -139,7 +133,7 @@ t.test('errors', async (t) => {
 
 t.test('security', async (t) => {
   t.test('only admin manages keys', async (t) => {
-    const finance = await createKeyFor(ctx, 'finance')
+    const finance = await createKey(ctx, 'finance')
     const reporter = await createOrgWithReporter(ctx)
     for (const headers of [finance.auth, reporter.auth]) {
       const create = await app.inject({

@@ -2,11 +2,12 @@ import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { encodeCursor } from '../../src/cursor.js'
 import { queryRows } from '../../src/db/client.js'
-import { assertProblem, buildTestApp, createKeyFor, createOrgWithReporter, uniqueName } from '../helper.js'
+import { createKey, createOrgWithReporter, uniq } from '../factories.js'
+import { assertProblem, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const { app } = ctx
-const admin = await createKeyFor(ctx, 'admin')
+const admin = await createKey(ctx, 'admin')
 
 interface AuditEntry {
   id: string
@@ -20,7 +21,7 @@ interface AuditEntry {
 }
 type Page = { items: AuditEntry[]; next_cursor: string | null }
 
-async function createOrgViaApi(name = uniqueName()) {
+async function createOrgViaApi(name = uniq('org')) {
   const res = await app.inject({
     method: 'POST',
     url: '/v1/orgs',
@@ -55,7 +56,7 @@ t.test('happy', async (t) => {
 
   t.test('renaming writes org.updated with before and after', async (t) => {
     const org = await createOrgViaApi()
-    const name = uniqueName('renamed')
+    const name = uniq('renamed')
     await app.inject({ method: 'PATCH', url: `/v1/orgs/${org.id}`, headers: admin.auth, payload: { name } })
     const { items } = await audit(`entity_id=${org.id}&action=org.updated`)
     t.match(items, [{ before: { name: org.name }, after: { name }, actor_key_id: admin.keyId }])
@@ -107,7 +108,7 @@ t.test('happy', async (t) => {
   })
 
   t.test('newest first, paged by cursor without repeats', async (t) => {
-    const prefix = uniqueName('order')
+    const prefix = uniq('order')
     const created: { id: string }[] = []
     for (let i = 0; i < 5; i++) created.push(await createOrgViaApi(`${prefix}-${i}`))
     const seen: AuditEntry[] = []
@@ -154,7 +155,7 @@ t.test('happy', async (t) => {
   })
 
   t.test('finance reads the audit log', async (t) => {
-    const finance = await createKeyFor(ctx, 'finance')
+    const finance = await createKey(ctx, 'finance')
     t.ok((await audit('limit=1', finance.auth)).items.length === 1)
   })
 })

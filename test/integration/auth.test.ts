@@ -1,12 +1,6 @@
 import t from 'tap'
-import {
-  ADMIN_SECRET,
-  assertProblem,
-  bearer,
-  buildTestApp,
-  createKeyFor,
-  createOrgWithReporter,
-} from '../helper.js'
+import { createKey, createOrgWithReporter } from '../factories.js'
+import { ADMIN_SECRET, assertProblem, bearer, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const { app } = ctx
@@ -69,7 +63,7 @@ t.test('errors', async (t) => {
 
 t.test('security', async (t) => {
   t.test('finance reads but cannot write: 403', async (t) => {
-    const finance = await createKeyFor(ctx, 'finance')
+    const finance = await createKey(ctx, 'finance')
     t.equal((await app.inject({ url: '/v1/orgs', headers: finance.auth })).statusCode, 200)
     t.equal((await app.inject({ url: '/v1/audit', headers: finance.auth })).statusCode, 200)
     for (const [url, payload] of [
@@ -97,7 +91,7 @@ t.test('security', async (t) => {
   })
 
   t.test('the role check runs before the body is looked at', async (t) => {
-    const finance = await createKeyFor(ctx, 'finance')
+    const finance = await createKey(ctx, 'finance')
     const res = await app.inject({
       method: 'POST',
       url: '/v1/orgs',

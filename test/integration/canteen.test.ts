@@ -1,6 +1,7 @@
 import t from 'tap'
-import { buildTestApp, createKey, createOrgWithReporter } from '../helper.js'
-import { FIXED_NOW, getJson, postPurchase, putTargets, voidPurchase } from './totals-support.js'
+import { createPurchase, getOk, putTargets, voidPurchase } from '../api.js'
+import { createKey, createOrgWithReporter } from '../factories.js'
+import { buildTestApp, FIXED_NOW } from '../helper.js'
 
 interface Unit {
   org_id: string
@@ -15,14 +16,14 @@ interface Unit {
 t.test('canteen budgets', async (t) => {
   const ctx = await buildTestApp(t, { now: FIXED_NOW })
   const { app, adminAuth } = ctx
-  const finance = await createKey(ctx, 'finance')
+  const finance = (await createKey(ctx, 'finance')).auth
   const a = await createOrgWithReporter(ctx, 'agency')
   const b = await createOrgWithReporter(ctx, 'public_institution')
   const c = await createOrgWithReporter(ctx, 'soe') // buys for its canteen, declares nothing
   const d = await createOrgWithReporter(ctx, 'agency') // neither declares nor buys: not listed
   const names = new Map<string, string>()
   for (const o of [a, b, c, d])
-    names.set(o.orgId, (await getJson<{ name: string }>(ctx, `/v1/orgs/${o.orgId}`)).name)
+    names.set(o.orgId, (await getOk<{ name: string }>(ctx, `/v1/orgs/${o.orgId}`)).name)
 
   const put = (year: number, orgId: string, auth: { authorization: string }, payload: object) =>
     app.inject({ method: 'PUT', url: `/v1/canteen-budgets/${year}/${orgId}`, headers: auth, payload })
@@ -94,24 +95,24 @@ t.test('canteen budgets', async (t) => {
   })
 
   t.test('the list: declared units and undeclared buyers, with purchased, share and met', async (t) => {
-    await postPurchase(ctx, adminAuth, {
+    await createPurchase(ctx, adminAuth, {
       channel: 'canteen',
       amount: '30000.00',
       occurred_on: '2024-03-10',
       org_id: a.orgId,
     })
-    await postPurchase(ctx, a.auth, { channel: 'canteen', amount: '20000.00', occurred_on: '2024-11-30' })
-    const voided = await postPurchase(ctx, a.auth, {
+    await createPurchase(ctx, a.auth, { channel: 'canteen', amount: '20000.00', occurred_on: '2024-11-30' })
+    const voided = await createPurchase(ctx, a.auth, {
       channel: 'canteen',
       amount: '77777.00',
       occurred_on: '2024-04-01',
     })
-    await voidPurchase(ctx, a.auth, voided)
-    await postPurchase(ctx, a.auth, { channel: 'wholesale', amount: '99999.00', occurred_on: '2024-04-01' })
-    await postPurchase(ctx, a.auth, { channel: 'canteen', amount: '88888.00', occurred_on: '2023-12-31' })
-    await postPurchase(ctx, b.auth, { channel: 'canteen', amount: '20000.00', occurred_on: '2024-05-01' })
-    await postPurchase(ctx, c.auth, { channel: 'canteen', amount: '5000.00', occurred_on: '2024-06-01' })
-    await postPurchase(ctx, d.auth, { channel: 'enterprise', amount: '5000.00', occurred_on: '2024-06-01' })
+    await voidPurchase(ctx, a.auth, voided.id)
+    await createPurchase(ctx, a.auth, { channel: 'wholesale', amount: '99999.00', occurred_on: '2024-04-01' })
+    await createPurchase(ctx, a.auth, { channel: 'canteen', amount: '88888.00', occurred_on: '2023-12-31' })
+    await createPurchase(ctx, b.auth, { channel: 'canteen', amount: '20000.00', occurred_on: '2024-05-01' })
+    await createPurchase(ctx, c.auth, { channel: 'canteen', amount: '5000.00', occurred_on: '2024-06-01' })
+    await createPurchase(ctx, d.auth, { channel: 'enterprise', amount: '5000.00', occurred_on: '2024-06-01' })
 
     const expected: Unit[] = [
       {
@@ -144,19 +145,19 @@ t.test('canteen budgets', async (t) => {
     ].sort((x, y) => (x.org_name < y.org_name ? -1 : 1))
 
     for (const auth of [adminAuth, finance]) {
-      const list = await getJson<{ year: number; items: Unit[] }>(ctx, '/v1/canteen-budgets/2024', auth)
+      const list = await getOk<{ year: number; items: Unit[] }>(ctx, '/v1/canteen-budgets/2024', auth)
       t.same(list, { year: 2024, items: expected })
     }
-    const mine = await getJson<{ items: Unit[] }>(ctx, '/v1/canteen-budgets/2024', c.auth)
+    const mine = await getOk<{ items: Unit[] }>(ctx, '/v1/canteen-budgets/2024', c.auth)
     t.same(
       mine.items,
       expected.filter((u) => u.org_id === c.orgId),
       'a reporter sees only its own row',
     )
-    const dOwn = await getJson<{ items: Unit[] }>(ctx, '/v1/canteen-budgets/2024', d.auth)
+    const dOwn = await getOk<{ items: Unit[] }>(ctx, '/v1/canteen-budgets/2024', d.auth)
     t.same(dOwn.items, [], 'no declaration and no canteen purchases: not listed')
 
-    const y2023 = await getJson<{ items: Unit[] }>(ctx, '/v1/canteen-budgets/2023')
+    const y2023 = await getOk<{ items: Unit[] }>(ctx, '/v1/canteen-budgets/2023')
     t.same(y2023.items, [
       {
         org_id: a.orgId,
@@ -179,7 +180,7 @@ t.test('canteen budgets', async (t) => {
       purchased: '50000.00',
       met: true,
     })
-    const audit = await getJson<{ items: { actor_key_id: string; before: unknown; after: unknown }[] }>(
+    const audit = await getOk<{ items: { actor_key_id: string; before: unknown; after: unknown }[] }>(
       ctx,
       `/v1/audit?action=canteen_budget.set&entity_id=2024/${a.orgId}`,
       finance,

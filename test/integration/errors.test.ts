@@ -1,10 +1,11 @@
 import { sql } from 'drizzle-orm'
 import t from 'tap'
-import { assertProblem, buildTestApp, createKeyFor, uniqueName } from '../helper.js'
+import { createKey, uniq } from '../factories.js'
+import { assertProblem, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const { app } = ctx
-const admin = await createKeyFor(ctx, 'admin')
+const admin = await createKey(ctx, 'admin')
 // A route that lets a malformed value reach the database, as a validation gap would.
 app.get('/test/malformed-value', async () => ctx.database.db.execute(sql`select ${'not-a-uuid'}::uuid`))
 app.get('/test/bug', async () => ctx.database.db.execute(sql`select * from no_such_table`))
@@ -25,7 +26,7 @@ t.test('an unknown route is 404 not_found, with or without a key', async (t) => 
 
 t.test('a body that is not JSON is 415', async (t) => {
   for (const [type, payload] of [
-    ['text/plain', JSON.stringify({ name: uniqueName(), kind: 'agency' })],
+    ['text/plain', JSON.stringify({ name: uniq('org'), kind: 'agency' })],
     ['application/x-www-form-urlencoded', 'name=x&kind=agency'],
     ['text/csv', 'name,kind\nx,agency\n'],
     ['application/xml', '<org/>'],
@@ -44,7 +45,7 @@ t.test('a body that is not JSON is 415', async (t) => {
     method: 'POST',
     url: '/v1/orgs',
     headers: { ...admin.auth, 'content-type': 'application/json; charset=utf-8' },
-    payload: JSON.stringify({ name: uniqueName(), kind: 'agency' }),
+    payload: JSON.stringify({ name: uniq('org'), kind: 'agency' }),
   })
   t.equal(ok.statusCode, 201, 'JSON with a charset parameter is fine')
 })
@@ -108,7 +109,7 @@ t.test('every problem has exactly the RFC 9457 members and nothing internal', as
 t.test('a database error is 503 without SQL or a stack', async (t) => {
   // A second app on its own database, which is then closed under it.
   const broken = await buildTestApp(t)
-  const key = await createKeyFor(broken, 'admin')
+  const key = await createKey(broken, 'admin')
   await broken.database.close()
   for (const res of [
     await broken.app.inject({ url: '/v1/orgs', headers: key.auth }),

@@ -5,7 +5,8 @@ import {
   IDEMPOTENCY_RETENTION_DAYS,
   purgeExpiredIdempotencyKeys,
 } from '../../src/modules/idempotency/idempotency.js'
-import { buildTestApp, createKeyFor, uniqueName } from '../helper.js'
+import { createKey, uniq } from '../factories.js'
+import { buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const { app } = ctx
@@ -31,10 +32,10 @@ const storedKeys = async () =>
   (await queryRows<{ key: string }>(db, sql`select key from idempotency_keys order by key`)).map((r) => r.key)
 
 t.test('keys are kept for the retention period and purged after it, in bounded batches', async (t) => {
-  const admin = await createKeyFor(ctx, 'admin')
-  const keep = `keep-${uniqueName()}`
-  const edge = `edge-${uniqueName()}`
-  const old = [1, 2, 3].map((i) => `old-${i}-${uniqueName()}`)
+  const admin = await createKey(ctx, 'admin')
+  const keep = `keep-${uniq('org')}`
+  const edge = `edge-${uniq('org')}`
+  const old = [1, 2, 3].map((i) => `old-${i}-${uniq('org')}`)
   for (const k of [keep, edge, ...old]) t.equal((await createOrgWithKey(admin.auth, k)).statusCode, 201)
   await ageKey(edge, IDEMPOTENCY_RETENTION_DAYS)
   for (const k of old) await ageKey(k, IDEMPOTENCY_RETENTION_DAYS + 2)

@@ -1,10 +1,9 @@
 import t from 'tap'
-import { assertProblem, buildTestApp, createKeyFor, uniqueName } from '../helper.js'
+import { createKey, uniq } from '../factories.js'
+import { assertProblem, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const { app } = ctx
-
-const idem = () => `idem-${uniqueName()}`
 
 async function orgsNamed(name: string) {
   const res = await app.inject({ url: '/v1/orgs?limit=500', headers: ctx.adminAuth })
@@ -12,9 +11,9 @@ async function orgsNamed(name: string) {
 }
 
 t.test('same key + same body → the first response replayed, one org', async (t) => {
-  const admin = await createKeyFor(ctx, 'admin')
-  const key = idem()
-  const name = uniqueName()
+  const admin = await createKey(ctx, 'admin')
+  const key = uniq('idem')
+  const name = uniq('org')
   const send = () =>
     app.inject({
       method: 'POST',
@@ -38,9 +37,9 @@ t.test('same key + same body → the first response replayed, one org', async (t
 })
 
 t.test('same key + a different body → 422 idempotency_key_reused', async (t) => {
-  const admin = await createKeyFor(ctx, 'admin')
-  const key = idem()
-  const name = uniqueName()
+  const admin = await createKey(ctx, 'admin')
+  const key = uniq('idem')
+  const name = uniq('org')
   const headers = { ...admin.auth, 'idempotency-key': key }
   t.equal(
     (await app.inject({ method: 'POST', url: '/v1/orgs', headers, payload: { name, kind: 'agency' } }))
@@ -59,9 +58,9 @@ t.test('same key + a different body → 422 idempotency_key_reused', async (t) =
 })
 
 t.test('key order and white space in the body do not matter', async (t) => {
-  const admin = await createKeyFor(ctx, 'admin')
-  const key = idem()
-  const name = uniqueName()
+  const admin = await createKey(ctx, 'admin')
+  const key = uniq('idem')
+  const name = uniq('org')
   const headers = { ...admin.auth, 'idempotency-key': key, 'content-type': 'application/json' }
   const first = await app.inject({
     method: 'POST',
@@ -82,10 +81,10 @@ t.test('key order and white space in the body do not matter', async (t) => {
 })
 
 t.test('a 4xx does not bind the key: a corrected retry is processed', async (t) => {
-  const admin = await createKeyFor(ctx, 'admin')
-  const key = idem()
+  const admin = await createKey(ctx, 'admin')
+  const key = uniq('idem')
   const headers = { ...admin.auth, 'idempotency-key': key }
-  const name = uniqueName()
+  const name = uniq('org')
   const invalid = await app.inject({
     method: 'POST',
     url: '/v1/orgs',
@@ -93,7 +92,7 @@ t.test('a 4xx does not bind the key: a corrected retry is processed', async (t) 
     payload: { name, kind: 'club' },
   })
   assertProblem(t, invalid, 400, 'validation_failed')
-  const taken = uniqueName()
+  const taken = uniq('org')
   await app.inject({
     method: 'POST',
     url: '/v1/orgs',
@@ -119,30 +118,30 @@ t.test('a 4xx does not bind the key: a corrected retry is processed', async (t) 
 })
 
 t.test('keys are scoped to the API key that sent them', async (t) => {
-  const a = await createKeyFor(ctx, 'admin')
-  const b = await createKeyFor(ctx, 'admin')
-  const key = idem()
+  const a = await createKey(ctx, 'admin')
+  const b = await createKey(ctx, 'admin')
+  const key = uniq('idem')
   const first = await app.inject({
     method: 'POST',
     url: '/v1/orgs',
     headers: { ...a.auth, 'idempotency-key': key },
-    payload: { name: uniqueName(), kind: 'agency' },
+    payload: { name: uniq('org'), kind: 'agency' },
   })
   t.equal(first.statusCode, 201)
   const second = await app.inject({
     method: 'POST',
     url: '/v1/orgs',
     headers: { ...b.auth, 'idempotency-key': key },
-    payload: { name: uniqueName(), kind: 'agency' },
+    payload: { name: uniq('org'), kind: 'agency' },
   })
   t.equal(second.statusCode, 201, 'another API key may use the same Idempotency-Key')
   t.notOk(second.headers['idempotent-replayed'])
 })
 
 t.test('concurrent requests with one key have exactly one effect', async (t) => {
-  const admin = await createKeyFor(ctx, 'admin')
-  const key = idem()
-  const name = uniqueName()
+  const admin = await createKey(ctx, 'admin')
+  const key = uniq('idem')
+  const name = uniq('org')
   const responses = await Promise.all(
     Array.from({ length: 5 }, () =>
       app.inject({
@@ -169,9 +168,9 @@ t.test('concurrent requests with one key have exactly one effect', async (t) => 
 })
 
 t.test('a malformed Idempotency-Key is 400', async (t) => {
-  const admin = await createKeyFor(ctx, 'admin')
+  const admin = await createKey(ctx, 'admin')
   for (const key of ['x'.repeat(256), '']) {
-    const name = uniqueName()
+    const name = uniq('org')
     const res = await app.inject({
       method: 'POST',
       url: '/v1/orgs',
@@ -185,7 +184,7 @@ t.test('a malformed Idempotency-Key is 400', async (t) => {
     method: 'POST',
     url: '/v1/orgs',
     headers: { ...admin.auth, 'idempotency-key': '~'.repeat(255) },
-    payload: { name: uniqueName(), kind: 'agency' },
+    payload: { name: uniq('org'), kind: 'agency' },
   })
   t.equal(max.statusCode, 201, '255 printable characters are fine')
 })

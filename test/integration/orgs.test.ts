@@ -1,18 +1,12 @@
 import type { LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import { encodeCursor } from '../../src/cursor.js'
-import {
-  assertProblem,
-  buildTestApp,
-  createKeyFor,
-  createOrg,
-  createOrgWithReporter,
-  uniqueName,
-} from '../helper.js'
+import { createKey, createOrg, createOrgWithReporter, uniq } from '../factories.js'
+import { assertProblem, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const { app } = ctx
-const admin = (await createKeyFor(ctx, 'admin')).auth
+const admin = (await createKey(ctx, 'admin')).auth
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000'
 
 interface Org {
@@ -24,7 +18,7 @@ interface Org {
 
 t.test('happy', async (t) => {
   t.test('admin creates an org', async (t) => {
-    const name = uniqueName('闵行区总工会')
+    const name = uniq('闵行区总工会')
     const res = await app.inject({
       method: 'POST',
       url: '/v1/orgs',
@@ -39,7 +33,7 @@ t.test('happy', async (t) => {
   })
 
   t.test('names are trimmed', async (t) => {
-    const name = uniqueName()
+    const name = uniq('org')
     const res = await app.inject({
       method: 'POST',
       url: '/v1/orgs',
@@ -53,7 +47,7 @@ t.test('happy', async (t) => {
   t.test('every authenticated role reads an org', async (t) => {
     const id = await createOrg(ctx, 'soe')
     const reporter = await createOrgWithReporter(ctx)
-    const finance = (await createKeyFor(ctx, 'finance')).auth
+    const finance = (await createKey(ctx, 'finance')).auth
     for (const headers of [admin, finance, reporter.auth]) {
       const res = await app.inject({ url: `/v1/orgs/${id}`, headers })
       t.equal(res.statusCode, 200)
@@ -63,7 +57,7 @@ t.test('happy', async (t) => {
 
   t.test('admin renames and re-classifies an org', async (t) => {
     const id = await createOrg(ctx, 'agency')
-    const name = uniqueName('renamed')
+    const name = uniq('renamed')
     const res = await app.inject({
       method: 'PATCH',
       url: `/v1/orgs/${id}`,
@@ -90,7 +84,7 @@ t.test('happy', async (t) => {
   })
 
   t.test('the list walks every org once, in name order, page by page', async (t) => {
-    const prefix = uniqueName('walk')
+    const prefix = uniq('walk')
     const mine = new Set<string>()
     for (let i = 0; i < 7; i++) mine.add(await createOrg(ctx, 'market', `${prefix}-${i}`))
     const seen: Org[] = []
@@ -119,7 +113,7 @@ t.test('happy', async (t) => {
   })
 
   t.test('a row inserted during a walk is neither repeated nor does it break the walk', async (t) => {
-    const prefix = uniqueName('live')
+    const prefix = uniq('live')
     await createOrg(ctx, 'market', `${prefix}-a`)
     await createOrg(ctx, 'market', `${prefix}-c`)
     const first = await app.inject({ url: '/v1/orgs?limit=1', headers: admin })
@@ -142,7 +136,7 @@ t.test('happy', async (t) => {
 
 t.test('errors', async (t) => {
   t.test('a duplicate name is 409 conflict, on create and on rename', async (t) => {
-    const name = uniqueName()
+    const name = uniq('org')
     await createOrg(ctx, 'agency', name)
     const dup = await app.inject({
       method: 'POST',
@@ -167,7 +161,7 @@ t.test('errors', async (t) => {
       method: 'POST',
       url: '/v1/orgs',
       headers: admin,
-      payload: { name: uniqueName(), kind: 'agency', id: UNKNOWN_ID },
+      payload: { name: uniq('org'), kind: 'agency', id: UNKNOWN_ID },
     })
     const p = assertProblem(t, res, 400, 'validation_failed')
     t.same(p.errors, [{ path: '/id', message: 'unknown field' }])
@@ -273,20 +267,20 @@ t.test('security', async (t) => {
   t.test('finance and reporters cannot write orgs (403)', async (t) => {
     const id = await createOrg(ctx)
     const reporter = await createOrgWithReporter(ctx)
-    const finance = (await createKeyFor(ctx, 'finance')).auth
+    const finance = (await createKey(ctx, 'finance')).auth
     for (const headers of [finance, reporter.auth]) {
       const create = await app.inject({
         method: 'POST',
         url: '/v1/orgs',
         headers,
-        payload: { name: uniqueName(), kind: 'agency' },
+        payload: { name: uniq('org'), kind: 'agency' },
       })
       assertProblem(t, create, 403, 'forbidden')
       const patch = await app.inject({
         method: 'PATCH',
         url: `/v1/orgs/${reporter.orgId}`,
         headers,
-        payload: { name: uniqueName() },
+        payload: { name: uniq('org') },
       })
       assertProblem(t, patch, 403, 'forbidden')
     }
@@ -295,7 +289,7 @@ t.test('security', async (t) => {
 
   t.test('every authenticated role may list orgs', async (t) => {
     const reporter = await createOrgWithReporter(ctx)
-    const finance = (await createKeyFor(ctx, 'finance')).auth
+    const finance = (await createKey(ctx, 'finance')).auth
     for (const headers of [admin, finance, reporter.auth]) {
       t.equal((await app.inject({ url: '/v1/orgs', headers })).statusCode, 200)
     }

@@ -2,35 +2,18 @@
 import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { queryRows } from '../../src/db/client.js'
-import { buildTestApp, createOrgWithReporter } from '../helper.js'
-import {
-  type Auth,
-  auditRows,
-  countRows,
-  expectProblem,
-  getPurchase,
-  type Purchase,
-  postBatch,
-  postPurchase,
-  purchaseBody,
-  uniq,
-  voidPurchase,
-} from './purchases-helpers.js'
+import { getPurchase, postBatch, postPurchase, postVoid } from '../api.js'
+import { createOrgWithReporter, type Purchase, purchaseInput, uniq } from '../factories.js'
+import { type Auth, assertProblem, auditRows, buildTestApp, countRows } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const admin: Auth = ctx.adminAuth
 
-const auditCount = async () => {
-  const [row] = await queryRows<{ n: string | number }>(
-    ctx.database.db,
-    sql`select count(*) as n from audit_log`,
-  )
-  return Number(row!.n)
-}
+const auditCount = () => countRows(ctx, sql`true`, 'audit_log')
 
 t.test('create: exactly one purchase.created row with the record as `after`', async (t) => {
   const { auth, keyId } = await createOrgWithReporter(ctx)
-  const res = await postPurchase(ctx, auth, purchaseBody({ note: '审计' }))
+  const res = await postPurchase(ctx, auth, purchaseInput({ note: '审计' }))
   t.equal(res.statusCode, 201)
   const p = res.json() as Purchase
   const rows = await auditRows(ctx, sql`entity_id = ${p.id}`)
@@ -45,7 +28,7 @@ t.test('create: exactly one purchase.created row with the record as `after`', as
 
 t.test('batch: one purchase.created row per record', async (t) => {
   const { orgId } = await createOrgWithReporter(ctx)
-  const items = Array.from({ length: 25 }, () => purchaseBody({ org_id: orgId }))
+  const items = Array.from({ length: 25 }, () => purchaseInput({ org_id: orgId }))
   const res = await postBatch(ctx, admin, items)
   t.equal(res.statusCode, 201)
   const records = (res.json() as { items: Purchase[] }).items
@@ -64,8 +47,8 @@ t.test('batch: one purchase.created row per record', async (t) => {
 
 t.test('void: one purchase.voided row with before and after', async (t) => {
   const { auth, keyId } = await createOrgWithReporter(ctx)
-  const p = (await postPurchase(ctx, auth, purchaseBody())).json() as Purchase
-  const v = (await voidPurchase(ctx, auth, p.id, 'duplicate entry')).json() as Purchase
+  const p = (await postPurchase(ctx, auth, purchaseInput())).json() as Purchase
+  const v = (await postVoid(ctx, auth, p.id, 'duplicate entry')).json() as Purchase
   const rows = await auditRows(ctx, sql`entity_id = ${p.id}`)
   t.same(
     rows.map((r) => r.action),
@@ -77,34 +60,38 @@ t.test('void: one purchase.voided row with before and after', async (t) => {
   t.same(voided.after, v, 'after = the voided record')
   t.same(voided.after, (await getPurchase(ctx, auth, p.id)).json())
   // A second void fails and writes nothing.
-  expectProblem(t, await voidPurchase(ctx, auth, p.id), 409, 'conflict')
+  assertProblem(t, await postVoid(ctx, auth, p.id), 409, 'conflict')
   t.equal((await auditRows(ctx, sql`entity_id = ${p.id}`)).length, 2)
 })
 
 t.test('failed and non-effect requests write no audit rows', async (t) => {
   const { auth, orgId } = await createOrgWithReporter(ctx)
   const other = await createOrgWithReporter(ctx)
-  const stored = (await postPurchase(ctx, auth, purchaseBody())).json() as Purchase
+  const stored = (await postPurchase(ctx, auth, purchaseInput())).json() as Purchase
   const before = await auditCount()
   // 400 (schema and domain), 409 (voucher clash with a stored record and inside the batch), 403, dry run.
-  const bad = Array.from({ length: 10 }, () => purchaseBody())
-  bad[3] = purchaseBody({ amount: '0' })
+  const bad = Array.from({ length: 10 }, () => purchaseInput())
+  bad[3] = purchaseInput({ amount: '0' })
   t.equal((await postBatch(ctx, auth, bad)).statusCode, 400)
-  const domain = Array.from({ length: 10 }, () => purchaseBody())
-  domain[7] = purchaseBody({ region_code: '999999' })
+  const domain = Array.from({ length: 10 }, () => purchaseInput())
+  domain[7] = purchaseInput({ region_code: '999999' })
   t.equal((await postBatch(ctx, auth, domain)).statusCode, 400)
-  const clash = Array.from({ length: 10 }, () => purchaseBody())
-  clash[9] = purchaseBody({ voucher_no: stored.voucher_no })
+  const clash = Array.from({ length: 10 }, () => purchaseInput())
+  clash[9] = purchaseInput({ voucher_no: stored.voucher_no })
   t.equal((await postBatch(ctx, auth, clash)).statusCode, 409)
   const inside = uniq('dup')
   t.equal(
-    (await postBatch(ctx, auth, [purchaseBody({ voucher_no: inside }), purchaseBody({ voucher_no: inside })]))
-      .statusCode,
+    (
+      await postBatch(ctx, auth, [
+        purchaseInput({ voucher_no: inside }),
+        purchaseInput({ voucher_no: inside }),
+      ])
+    ).statusCode,
     409,
   )
-  t.equal((await postPurchase(ctx, auth, purchaseBody({ org_id: other.orgId }))).statusCode, 403)
-  t.equal((await postBatch(ctx, auth, [purchaseBody(), purchaseBody()], { dryRun: true })).statusCode, 200)
-  t.equal((await voidPurchase(ctx, other.auth, stored.id)).statusCode, 403)
+  t.equal((await postPurchase(ctx, auth, purchaseInput({ org_id: other.orgId }))).statusCode, 403)
+  t.equal((await postBatch(ctx, auth, [purchaseInput(), purchaseInput()], { dryRun: true })).statusCode, 200)
+  t.equal((await postVoid(ctx, other.auth, stored.id)).statusCode, 403)
   t.equal(await auditCount(), before, 'no audit rows written')
   t.equal(await countRows(ctx, sql`org_id = ${orgId}`), 1, 'and no records')
 })
@@ -112,7 +99,7 @@ t.test('failed and non-effect requests write no audit rows', async (t) => {
 t.test('an idempotent replay writes no second audit row', async (t) => {
   const { auth } = await createOrgWithReporter(ctx)
   const key = uniq('key')
-  const body = purchaseBody()
+  const body = purchaseInput()
   const first = (await postPurchase(ctx, auth, body, { 'idempotency-key': key })).json() as Purchase
   const before = await auditCount()
   for (let i = 0; i < 3; i++) await postPurchase(ctx, auth, body, { 'idempotency-key': key })
@@ -125,7 +112,7 @@ t.test('a voucher race leaves exactly one audit row for the voucher', async (t) 
   const voucher = uniq('race')
   const responses = await Promise.all(
     Array.from({ length: 8 }, () =>
-      postBatch(ctx, auth, [purchaseBody(), purchaseBody({ voucher_no: voucher }), purchaseBody()]),
+      postBatch(ctx, auth, [purchaseInput(), purchaseInput({ voucher_no: voucher }), purchaseInput()]),
     ),
   )
   t.equal(responses.filter((r) => r.statusCode === 201).length, 1, 'one batch wins')

@@ -6,17 +6,9 @@
  */
 import t from 'tap'
 import { formatMoney } from '../../src/money.js'
-import { buildTestApp, createOrgWithReporter } from '../helper.js'
-import {
-  type Auth,
-  CHANNELS,
-  listAll,
-  type Purchase,
-  postBatch,
-  postPurchase,
-  REGIONS,
-  voidPurchase,
-} from './purchases-helpers.js'
+import { listAll, postBatch, postPurchase, postVoid } from '../api.js'
+import { CHANNELS, createOrgWithReporter, fenOf, type Purchase, REGIONS, yuan } from '../factories.js'
+import { type Auth, buildTestApp } from '../helper.js'
 
 const YEAR = 2024
 const BATCHES = 14
@@ -45,13 +37,12 @@ const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!
 const MAX_FEN = 999_999_999_999n
 
 /** Fen as the contract's response string, independently of src/money.ts. */
-const yuan = (fen: bigint) => `${fen / 100n}.${(fen % 100n).toString().padStart(2, '0')}`
 
 /** A response money string ("12345678901234.56", any size) as fen; throws on anything else. */
-function fenOf(s: string): bigint {
+function responseFen(s: string): bigint {
   // (independent of src/money.ts, which is under test here too)
   if (!/^\d+\.\d{2}$/.test(s)) throw new Error(`not a money string: ${s}`)
-  return BigInt(s.replace('.', ''))
+  return fenOf(s)
 }
 /** 45 % uniform over the whole range, 50 % near the maximum, 5 % tiny (a few fen). */
 function randomFen(): bigint {
@@ -143,7 +134,7 @@ t.test('exact sums over ≥ 10 000 random records', async (t) => {
   for (let i = 0; i < 7; i++) {
     const p = counted[Math.floor(random() * counted.length)]!
     if (voided.has(p.id)) continue
-    const res = await voidPurchase(ctx, admin, p.id, 'test correction')
+    const res = await postVoid(ctx, admin, p.id, 'test correction')
     t.equal(res.statusCode, 200)
     voided.add(p.id)
   }
@@ -158,7 +149,7 @@ t.test('exact sums over ≥ 10 000 random records', async (t) => {
   for (const p of counted) {
     if (voided.has(p.id)) continue
     const e = expected.get(p.channel)!
-    e.fen += fenOf(p.amount)
+    e.fen += responseFen(p.amount)
     e.count++
   }
   const grand = [...expected.values()].reduce((s, e) => s + e.fen, 0n)
@@ -169,7 +160,7 @@ t.test('exact sums over ≥ 10 000 random records', async (t) => {
   // 1. The listed records add up (every page, per channel).
   for (const channel of CHANNELS) {
     const rows = await listAll(ctx, admin, { year: YEAR, channel, limit: 500 })
-    const sum = rows.reduce((s, p) => s + fenOf(p.amount), 0n)
+    const sum = rows.reduce((s, p) => s + responseFen(p.amount), 0n)
     t.equal(sum, expected.get(channel)!.fen, `listed ${channel} sum`)
     t.equal(rows.length, expected.get(channel)!.count, `listed ${channel} count`)
     t.equal(new Set(rows.map((p) => p.id)).size, rows.length, `${channel}: no row listed twice`)
@@ -202,7 +193,7 @@ t.test('exact sums over ≥ 10 000 random records', async (t) => {
       headers: org.auth,
     })
     t.equal(r.statusCode, 200)
-    perOrg += fenOf((r.json() as { grand_total: string }).grand_total)
+    perOrg += responseFen((r.json() as { grand_total: string }).grand_total)
   }
   t.equal(perOrg, grand, 'orgs add up to the grand total')
   t.comment(`all done at ${Date.now() - started} ms`)

@@ -5,18 +5,17 @@ import { parse } from 'csv-parse/sync'
 import ExcelJS from 'exceljs'
 import t, { type Test } from 'tap'
 import { shanghaiToday } from '../../src/dates.js'
-import { buildTestApp, createKey, createOrgWithReporter } from '../helper.js'
+import { listAll, postCsv } from '../api.js'
 import {
-  type Auth,
+  createKey,
+  createOrgWithReporter,
   csv,
-  expectProblem,
   fixture,
-  listAll,
   type Purchase,
-  postCsv,
   sumFen,
   sumsByChannel,
-} from './purchases-bulk-helpers.js'
+} from '../factories.js'
+import { type Auth, assertProblem, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const admin: Auth = ctx.adminAuth
@@ -148,9 +147,9 @@ t.test('filters, scope and bad queries', async (t) => {
   t.equal(readCsv(t, (await exportRes(a.auth, '?status=all')).rawPayload).length, 12)
   t.equal(readCsv(t, (await exportRes(a.auth)).rawPayload).length, 11, 'active by default')
 
-  expectProblem(t, await exportRes(a.auth, `?org_id=${b.orgId}`), 403, 'forbidden')
+  assertProblem(t, await exportRes(a.auth, `?org_id=${b.orgId}`), 403, 'forbidden')
   t.equal(readCsv(t, (await exportRes(a.auth, `?org_id=${a.orgId}`)).rawPayload).length, 11)
-  const finance = await createKey(ctx, 'finance')
+  const finance = (await createKey(ctx, 'finance')).auth
   const both = readCsv(t, (await exportRes(finance, '?status=all')).rawPayload)
   t.ok(
     both.some((r) => r.org_id === b.orgId) && both.some((r) => r.org_id === a.orgId),
@@ -160,9 +159,9 @@ t.test('filters, scope and bad queries', async (t) => {
   const empty = readCsv(t, (await exportRes(a.auth, '?year=2001')).rawPayload)
   t.same(empty, [], 'no match: header only')
 
-  expectProblem(t, await exportRes(a.auth, '?limit=5'), 400, 'validation_failed')
-  expectProblem(t, await exportRes(a.auth, '?format=pdf'), 400, 'validation_failed')
-  expectProblem(t, await exportRes({ authorization: '' }), 401, 'unauthorized')
+  assertProblem(t, await exportRes(a.auth, '?limit=5'), 400, 'validation_failed')
+  assertProblem(t, await exportRes(a.auth, '?format=pdf'), 400, 'validation_failed')
+  assertProblem(t, await exportRes({ authorization: '' }), 401, 'unauthorized')
 })
 
 t.test('XLSX: Chinese titles, numbers and dates as such, read back with exceljs', async (t) => {
@@ -238,7 +237,7 @@ t.test('round trip: export → import into a fresh org reproduces the same total
   // Same database: the vouchers are still counted on org A, so the voucher rule refuses them.
   const fresh = await createOrgWithReporter(ctx)
   const clash = await postCsv(ctx, admin, file, `?org_id=${fresh.orgId}`)
-  const problem = expectProblem(t, clash, 409, 'duplicate_voucher')
+  const problem = assertProblem(t, clash, 409, 'duplicate_voucher')
   t.equal(
     problem.errors!.length,
     source.filter((r) => r.voucher_no).length,

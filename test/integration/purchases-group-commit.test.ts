@@ -6,39 +6,31 @@
 import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { queryRows } from '../../src/db/client.js'
-import { buildTestApp, createOrgWithReporter } from '../helper.js'
-import {
-  type Auth,
-  countRows,
-  expectProblem,
-  type Purchase,
-  postPurchase,
-  purchaseBody,
-  uniq,
-} from './purchases-helpers.js'
+import { idem, postPurchase } from '../api.js'
+import { createOrgWithReporter, type Purchase, purchaseInput, uniq } from '../factories.js'
+import { type Auth, assertProblem, buildTestApp, countRows } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const admin: Auth = ctx.adminAuth
-const idem = (key: string) => ({ 'idempotency-key': key })
 const onPostgres = Boolean(process.env.DATABASE_URL)
 
 t.test('a burst of mixed requests: each gets its own answer, as if sent one at a time', async (t) => {
   const { auth, orgId } = await createOrgWithReporter(ctx)
   const other = await createOrgWithReporter(ctx)
   const tag = uniq('burst')
-  const stored = await postPurchase(ctx, auth, purchaseBody({ voucher_no: `${tag}-stored` }))
+  const stored = await postPurchase(ctx, auth, purchaseInput({ voucher_no: `${tag}-stored` }))
   t.equal(stored.statusCode, 201)
   const storedId = (stored.json() as Purchase).id
 
   const sharedKey = uniq('key')
-  const sameBody = purchaseBody({ external_ref: `${tag}-replayed` })
+  const sameBody = purchaseInput({ external_ref: `${tag}-replayed` })
   const reusedKey = uniq('key')
   type Case = { name: string; auth: Auth; body: Record<string, unknown>; headers?: Record<string, string> }
   const cases: Case[] = [
     ...Array.from({ length: 12 }, (_, i) => ({
       name: `plain ${i}`,
       auth: i % 2 ? auth : other.auth,
-      body: purchaseBody({ external_ref: `${tag}-plain` }),
+      body: purchaseInput({ external_ref: `${tag}-plain` }),
     })),
     ...Array.from({ length: 3 }, (_, i) => ({
       name: `same key, same body ${i}`,
@@ -49,26 +41,26 @@ t.test('a burst of mixed requests: each gets its own answer, as if sent one at a
     ...Array.from({ length: 2 }, (_, i) => ({
       name: `same key, other body ${i}`,
       auth,
-      body: purchaseBody({ external_ref: `${tag}-reused` }),
+      body: purchaseInput({ external_ref: `${tag}-reused` }),
       headers: idem(reusedKey),
     })),
     ...Array.from({ length: 3 }, (_, i) => ({
       name: `one voucher ${i}`,
       auth: i === 1 ? other.auth : auth,
-      body: purchaseBody({ voucher_no: `${tag}-shared`, external_ref: `${tag}-voucher` }),
+      body: purchaseInput({ voucher_no: `${tag}-shared`, external_ref: `${tag}-voucher` }),
     })),
-    { name: 'stored voucher', auth, body: purchaseBody({ voucher_no: `${tag}-stored` }) },
-    { name: 'unknown region', auth, body: purchaseBody({ region_code: '110101' }) },
-    { name: 'future date', auth, body: purchaseBody({ occurred_on: '2099-01-01' }) },
+    { name: 'stored voucher', auth, body: purchaseInput({ voucher_no: `${tag}-stored` }) },
+    { name: 'unknown region', auth, body: purchaseInput({ region_code: '110101' }) },
+    { name: 'future date', auth, body: purchaseInput({ occurred_on: '2099-01-01' }) },
     {
       name: 'admin, unknown org',
       auth: admin,
-      body: purchaseBody({ org_id: '00000000-0000-4000-8000-000000000000' }),
+      body: purchaseInput({ org_id: '00000000-0000-4000-8000-000000000000' }),
     },
     {
       name: 'admin, known org',
       auth: admin,
-      body: purchaseBody({ org_id: orgId, external_ref: `${tag}-admin` }),
+      body: purchaseInput({ org_id: orgId, external_ref: `${tag}-admin` }),
     },
   ]
   const responses = await Promise.all(cases.map((c) => postPurchase(ctx, c.auth, c.body, c.headers)))
@@ -98,21 +90,21 @@ t.test('a burst of mixed requests: each gets its own answer, as if sent one at a
   t.same(voucher.map((r) => r.statusCode).sort(), [201, 409, 409])
   const winner = (voucher.find((r) => r.statusCode === 201)!.json() as Purchase).id
   for (const r of voucher.filter((r) => r.statusCode === 409)) {
-    t.equal(expectProblem(t, r, 409, 'duplicate_voucher').existing_id, winner, 'names the winner')
+    t.equal(assertProblem(t, r, 409, 'duplicate_voucher').existing_id, winner, 'names the winner')
   }
   t.equal(await countRows(ctx, sql`voucher_no = ${`${tag}-shared`}`), 1)
 
-  t.equal(expectProblem(t, by('stored voucher')[0]!, 409, 'duplicate_voucher').existing_id, storedId)
+  t.equal(assertProblem(t, by('stored voucher')[0]!, 409, 'duplicate_voucher').existing_id, storedId)
   t.same(
-    expectProblem(t, by('unknown region')[0]!, 400, 'validation_failed').errors?.map((e) => e.path),
+    assertProblem(t, by('unknown region')[0]!, 400, 'validation_failed').errors?.map((e) => e.path),
     ['/region_code'],
   )
   t.same(
-    expectProblem(t, by('future date')[0]!, 400, 'validation_failed').errors?.map((e) => e.path),
+    assertProblem(t, by('future date')[0]!, 400, 'validation_failed').errors?.map((e) => e.path),
     ['/occurred_on'],
   )
   t.same(
-    expectProblem(t, by('admin, unknown org')[0]!, 400, 'validation_failed').errors?.map((e) => e.path),
+    assertProblem(t, by('admin, unknown org')[0]!, 400, 'validation_failed').errors?.map((e) => e.path),
     ['/org_id'],
   )
   t.equal(by('admin, known org')[0]!.statusCode, 201)
@@ -158,7 +150,7 @@ t.test('concurrent key lookups share a query; each request is answered for its o
     { name: 'revoked', auth: revoked.auth, status: 401 },
     { name: 'unknown', auth: { authorization: `Bearer ${uniq('no-such-key')}` }, status: 401 },
   ]
-  const responses = await Promise.all(keys.map((k) => postPurchase(ctx, k.auth, purchaseBody())))
+  const responses = await Promise.all(keys.map((k) => postPurchase(ctx, k.auth, purchaseInput())))
   responses.forEach((r, i) => {
     const k = keys[i]!
     t.equal(r.statusCode, k.status, `${k.name}: ${r.body.slice(0, 120)}`)
@@ -187,7 +179,7 @@ t.test(
         [orgId, `${tag}-x`, keyId],
       )
       const bodies = Array.from({ length: 12 }, (_, i) =>
-        purchaseBody({ voucher_no: i === 11 ? `${tag}-x` : `${tag}-${i}`, external_ref: tag }),
+        purchaseInput({ voucher_no: i === 11 ? `${tag}-x` : `${tag}-${i}`, external_ref: tag }),
       )
       // Promise.all starts the injected requests now (light-my-request dispatches on the first then()).
       const pending = Promise.all(
@@ -208,14 +200,14 @@ t.test(
       const responses = await pending
       const statuses = responses.map((r) => r.statusCode)
       t.same(statuses.slice(0, 11), Array(11).fill(201), `statuses ${statuses.join(',')}`)
-      t.equal(expectProblem(t, responses[11]!, 409, 'duplicate_voucher').existing_id, rows[0]!.id)
+      t.equal(assertProblem(t, responses[11]!, 409, 'duplicate_voucher').existing_id, rows[0]!.id)
       t.equal(await countRows(ctx, sql`external_ref = ${tag}`), 11, 'every other request stored, once')
       t.equal(await countRows(ctx, sql`voucher_no = ${`${tag}-x`}`), 1)
       // The loser's key was not bound: the same key with a fresh voucher stores.
       const retry = await postPurchase(
         ctx,
         auth,
-        purchaseBody({ voucher_no: `${tag}-y` }),
+        purchaseInput({ voucher_no: `${tag}-y` }),
         idem(`${tag}-k11`),
       )
       t.equal(retry.statusCode, 201, retry.body)

@@ -1,30 +1,18 @@
 /** Purchases: Idempotency-Key replay and scoping, concurrent duplicates, and the voucher race. */
 import { sql } from 'drizzle-orm'
 import t from 'tap'
-import { buildTestApp, createKey, createOrgWithReporter } from '../helper.js'
-import {
-  type Auth,
-  countRows,
-  expectProblem,
-  expectValidation,
-  getPurchase,
-  type Purchase,
-  postBatch,
-  postPurchase,
-  purchaseBody,
-  uniq,
-  voidPurchase,
-} from './purchases-helpers.js'
+import { getPurchase, idem, postBatch, postPurchase, postVoid } from '../api.js'
+import { createKey, createOrgWithReporter, type Purchase, purchaseInput, uniq } from '../factories.js'
+import { type Auth, assertProblem, buildTestApp, countRows } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const admin: Auth = ctx.adminAuth
-const idem = (key: string) => ({ 'idempotency-key': key })
 const byRef = (ref: string) => countRows(ctx, sql`external_ref = ${ref}`)
 
 t.test('same key, same body → the first response replayed, one record', async (t) => {
   const { auth } = await createOrgWithReporter(ctx)
   const key = uniq('key')
-  const body = purchaseBody({ external_ref: uniq('ref') })
+  const body = purchaseInput({ external_ref: uniq('ref') })
   const first = await postPurchase(ctx, auth, body, idem(key))
   t.equal(first.statusCode, 201, first.body)
   t.equal(first.headers['idempotent-replayed'], undefined, 'the first is not a replay')
@@ -37,7 +25,7 @@ t.test('same key, same body → the first response replayed, one record', async 
   t.equal(await byRef(String(body.external_ref)), 1, 'one record')
   // A replay is a replay even after the record changed: the first response, not the current state.
   const id = (first.json() as Purchase).id
-  t.equal((await voidPurchase(ctx, auth, id)).statusCode, 200)
+  t.equal((await postVoid(ctx, auth, id)).statusCode, 200)
   const late = await postPurchase(ctx, auth, body, idem(key))
   t.equal(late.statusCode, 201)
   t.same(late.json(), first.json())
@@ -47,16 +35,16 @@ t.test('same key, same body → the first response replayed, one record', async 
 t.test('same key, different body or path → 422 idempotency_key_reused', async (t) => {
   const { auth } = await createOrgWithReporter(ctx)
   const key = uniq('key')
-  const body = purchaseBody()
+  const body = purchaseInput()
   t.equal((await postPurchase(ctx, auth, body, idem(key))).statusCode, 201)
-  expectProblem(
+  assertProblem(
     t,
     await postPurchase(ctx, auth, { ...body, amount: '1.00' }, idem(key)),
     422,
     'idempotency_key_reused',
   )
-  expectProblem(t, await postBatch(ctx, auth, [body], { headers: idem(key) }), 422, 'idempotency_key_reused')
-  expectProblem(
+  assertProblem(t, await postBatch(ctx, auth, [body], { headers: idem(key) }), 422, 'idempotency_key_reused')
+  assertProblem(
     t,
     await postPurchase(ctx, auth, { ...body, note: 'added' }, idem(key)),
     422,
@@ -91,22 +79,32 @@ t.test('bodies are compared as parsed JSON: key order and white space do not mat
 t.test('a failed request does not bind its key: a corrected retry is processed afresh', async (t) => {
   const { auth } = await createOrgWithReporter(ctx)
   const key = uniq('key')
-  const body = purchaseBody({ external_ref: uniq('ref') })
-  expectValidation(t, await postPurchase(ctx, auth, { ...body, amount: '1.005' }, idem(key)), ['/amount'])
-  expectValidation(t, await postPurchase(ctx, auth, { ...body, region_code: '999999' }, idem(key)), [
-    '/region_code',
-  ])
+  const body = purchaseInput({ external_ref: uniq('ref') })
+  assertProblem(
+    t,
+    await postPurchase(ctx, auth, { ...body, amount: '1.005' }, idem(key)),
+    400,
+    'validation_failed',
+    ['/amount'],
+  )
+  assertProblem(
+    t,
+    await postPurchase(ctx, auth, { ...body, region_code: '999999' }, idem(key)),
+    400,
+    'validation_failed',
+    ['/region_code'],
+  )
   const ok = await postPurchase(ctx, auth, body, idem(key))
   t.equal(ok.statusCode, 201, ok.body)
   t.equal(ok.headers['idempotent-replayed'], undefined, 'processed, not replayed')
   t.equal(await byRef(String(body.external_ref)), 1)
 
   // A 409 does not bind either: after the clashing record is voided, the same key and body succeed.
-  const other = (await postPurchase(ctx, auth, purchaseBody())).json() as Purchase
+  const other = (await postPurchase(ctx, auth, purchaseInput())).json() as Purchase
   const key2 = uniq('key')
-  const clash = purchaseBody({ voucher_no: other.voucher_no })
-  expectProblem(t, await postPurchase(ctx, auth, clash, idem(key2)), 409, 'duplicate_voucher')
-  t.equal((await voidPurchase(ctx, auth, other.id)).statusCode, 200)
+  const clash = purchaseInput({ voucher_no: other.voucher_no })
+  assertProblem(t, await postPurchase(ctx, auth, clash, idem(key2)), 409, 'duplicate_voucher')
+  t.equal((await postVoid(ctx, auth, other.id)).statusCode, 200)
   const retried = await postPurchase(ctx, auth, clash, idem(key2))
   t.equal(retried.statusCode, 201, retried.body)
   t.equal(retried.headers['idempotent-replayed'], undefined)
@@ -114,9 +112,9 @@ t.test('a failed request does not bind its key: a corrected retry is processed a
 
 t.test('keys are scoped to the API key that sent them', async (t) => {
   const org = await createOrgWithReporter(ctx)
-  const admin2 = await createKey(ctx, 'admin')
+  const admin2 = (await createKey(ctx, 'admin')).auth
   const key = uniq('shared-key')
-  const body = purchaseBody({ org_id: org.orgId, voucher_no: null, external_ref: uniq('ref') })
+  const body = purchaseInput({ org_id: org.orgId, voucher_no: null, external_ref: uniq('ref') })
   const r1 = await postPurchase(ctx, admin, body, idem(key))
   const r2 = await postPurchase(ctx, admin2, body, idem(key))
   t.equal(r1.statusCode, 201)
@@ -125,14 +123,14 @@ t.test('keys are scoped to the API key that sent them', async (t) => {
   t.not((r1.json() as Purchase).id, (r2.json() as Purchase).id)
   t.equal(await byRef(String(body.external_ref)), 2, 'two records')
   // And a reporter using the same string with another body is not a 422.
-  const r3 = await postPurchase(ctx, org.auth, purchaseBody(), idem(key))
+  const r3 = await postPurchase(ctx, org.auth, purchaseInput(), idem(key))
   t.equal(r3.statusCode, 201)
 })
 
 t.test('20 concurrent identical requests with one key → one record, all 201 with the same id', async (t) => {
   const { auth } = await createOrgWithReporter(ctx)
   const key = uniq('key')
-  const body = purchaseBody({ external_ref: uniq('ref') })
+  const body = purchaseInput({ external_ref: uniq('ref') })
   const responses = await Promise.all(
     Array.from({ length: 20 }, () => postPurchase(ctx, auth, body, idem(key))),
   )
@@ -148,7 +146,7 @@ t.test('concurrent identical batches with one key → one set of records', async
   const { auth } = await createOrgWithReporter(ctx)
   const key = uniq('key')
   const ref = uniq('ref')
-  const items = Array.from({ length: 50 }, () => purchaseBody({ external_ref: ref }))
+  const items = Array.from({ length: 50 }, () => purchaseInput({ external_ref: ref }))
   const responses = await Promise.all(
     Array.from({ length: 8 }, () => postBatch(ctx, auth, items, { headers: idem(key) })),
   )
@@ -163,34 +161,29 @@ t.test('concurrent identical batches with one key → one set of records', async
 
 t.test('void with a key: a retry replays the 200 instead of a 409', async (t) => {
   const { auth } = await createOrgWithReporter(ctx)
-  const p = (await postPurchase(ctx, auth, purchaseBody())).json() as Purchase
+  const p = (await postPurchase(ctx, auth, purchaseInput())).json() as Purchase
   const key = uniq('key')
-  const first = await voidPurchase(ctx, auth, p.id, 'wrong amount', idem(key))
+  const first = await postVoid(ctx, auth, p.id, 'wrong amount', idem(key))
   t.equal(first.statusCode, 200)
-  const again = await voidPurchase(ctx, auth, p.id, 'wrong amount', idem(key))
+  const again = await postVoid(ctx, auth, p.id, 'wrong amount', idem(key))
   t.equal(again.statusCode, 200)
   t.equal(again.headers['idempotent-replayed'], 'true')
   t.same(again.json(), first.json())
   // Without the key, or with the same key and another reason: not a replay.
-  expectProblem(t, await voidPurchase(ctx, auth, p.id, 'wrong amount'), 409, 'conflict')
-  expectProblem(t, await voidPurchase(ctx, auth, p.id, 'other', idem(key)), 422, 'idempotency_key_reused')
+  assertProblem(t, await postVoid(ctx, auth, p.id, 'wrong amount'), 409, 'conflict')
+  assertProblem(t, await postVoid(ctx, auth, p.id, 'other', idem(key)), 422, 'idempotency_key_reused')
   // The same key on another record's void is another request.
-  const q = (await postPurchase(ctx, auth, purchaseBody())).json() as Purchase
-  expectProblem(
-    t,
-    await voidPurchase(ctx, auth, q.id, 'wrong amount', idem(key)),
-    422,
-    'idempotency_key_reused',
-  )
+  const q = (await postPurchase(ctx, auth, purchaseInput())).json() as Purchase
+  assertProblem(t, await postVoid(ctx, auth, q.id, 'wrong amount', idem(key)), 422, 'idempotency_key_reused')
 })
 
 t.test('dry runs and real runs of a batch are different requests', async (t) => {
   const { auth } = await createOrgWithReporter(ctx)
   const key = uniq('key')
-  const items = [purchaseBody(), purchaseBody()]
+  const items = [purchaseInput(), purchaseInput()]
   const dry = await postBatch(ctx, auth, items, { dryRun: true, headers: idem(key) })
   t.equal(dry.statusCode, 200)
-  expectProblem(t, await postBatch(ctx, auth, items, { headers: idem(key) }), 422, 'idempotency_key_reused')
+  assertProblem(t, await postBatch(ctx, auth, items, { headers: idem(key) }), 422, 'idempotency_key_reused')
   const key2 = uniq('key')
   t.equal((await postBatch(ctx, auth, items, { headers: idem(key2) })).statusCode, 201)
 })
@@ -199,28 +192,28 @@ t.test('invalid Idempotency-Key → 400', async (t) => {
   const { auth } = await createOrgWithReporter(ctx)
   const ref = uniq('ref')
   for (const key of ['clé', 'x'.repeat(256), '']) {
-    const res = await postPurchase(ctx, auth, purchaseBody({ external_ref: ref }), idem(key))
-    expectValidation(t, res, ['/headers/idempotency-key'])
+    const res = await postPurchase(ctx, auth, purchaseInput({ external_ref: ref }), idem(key))
+    assertProblem(t, res, 400, 'validation_failed', ['/headers/idempotency-key'])
   }
   const nonAscii = await ctx.app.inject({
     method: 'POST',
     url: '/v1/purchases',
     headers: { ...auth, 'idempotency-key': Buffer.from('键', 'utf8').toString('latin1') },
-    payload: purchaseBody({ external_ref: ref }),
+    payload: purchaseInput({ external_ref: ref }),
   })
-  expectValidation(t, nonAscii, ['/headers/idempotency-key'])
+  assertProblem(t, nonAscii, 400, 'validation_failed', ['/headers/idempotency-key'])
   t.equal(await byRef(ref), 0, 'nothing stored')
   const edge = await postPurchase(
     ctx,
     auth,
-    purchaseBody({ external_ref: ref }),
+    purchaseInput({ external_ref: ref }),
     idem(`~ ${'k'.repeat(253)}`),
   )
   t.equal(edge.statusCode, 201, '255 printable ASCII characters (space included) are fine')
-  const batch = await postBatch(ctx, auth, [purchaseBody()], { headers: idem('x'.repeat(256)) })
-  expectValidation(t, batch, ['/headers/idempotency-key'])
+  const batch = await postBatch(ctx, auth, [purchaseInput()], { headers: idem('x'.repeat(256)) })
+  assertProblem(t, batch, 400, 'validation_failed', ['/headers/idempotency-key'])
   const p = edge.json() as Purchase
-  expectValidation(t, await voidPurchase(ctx, auth, p.id, 'r', idem('x'.repeat(256))), [
+  assertProblem(t, await postVoid(ctx, auth, p.id, 'r', idem('x'.repeat(256))), 400, 'validation_failed', [
     '/headers/idempotency-key',
   ])
   t.equal(((await getPurchase(ctx, auth, p.id)).json() as Purchase).status, 'active')
@@ -237,7 +230,7 @@ t.test(
         postPurchase(
           ctx,
           orgs[i % 2]!.auth,
-          purchaseBody({ voucher_no: voucher, channel: channels[i % 5] }),
+          purchaseInput({ voucher_no: voucher, channel: channels[i % 5] }),
           idem(uniq('key')),
         ),
       ),
@@ -246,15 +239,15 @@ t.test(
     t.same(statuses, [201, ...Array(9).fill(409)], `statuses ${statuses.join(',')}`)
     const winner = responses.find((r) => r.statusCode === 201)!.json() as Purchase
     for (const r of responses.filter((r) => r.statusCode === 409)) {
-      const body = expectProblem(t, r, 409, 'duplicate_voucher')
+      const body = assertProblem(t, r, 409, 'duplicate_voucher')
       if (body.existing_id !== undefined) t.equal(body.existing_id, winner.id, 'names the winner')
     }
     t.equal(await countRows(ctx, sql`voucher_no = ${voucher}`), 1, 'one record holds the voucher')
     // The losers' keys were not bound: once the winner is voided, a loser's retry succeeds.
-    t.equal((await voidPurchase(ctx, admin, winner.id)).statusCode, 200)
+    t.equal((await postVoid(ctx, admin, winner.id)).statusCode, 200)
     const loserKey = uniq('key')
     t.equal(
-      (await postPurchase(ctx, orgs[0].auth, purchaseBody({ voucher_no: voucher }), idem(loserKey)))
+      (await postPurchase(ctx, orgs[0].auth, purchaseInput({ voucher_no: voucher }), idem(loserKey)))
         .statusCode,
       201,
     )
@@ -265,7 +258,7 @@ t.test('voucher race between batches: the whole losing batch is refused', async 
   const { auth, orgId } = await createOrgWithReporter(ctx)
   const shared = uniq('race')
   const batches = Array.from({ length: 5 }, (_, b) =>
-    Array.from({ length: 20 }, (_, i) => purchaseBody({ voucher_no: i === 10 + b ? shared : uniq('v') })),
+    Array.from({ length: 20 }, (_, i) => purchaseInput({ voucher_no: i === 10 + b ? shared : uniq('v') })),
   )
   const responses = await Promise.all(batches.map((items) => postBatch(ctx, auth, items)))
   const statuses = responses.map((r) => r.statusCode).sort()

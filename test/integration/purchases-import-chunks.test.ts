@@ -8,16 +8,9 @@ import t, { type Test } from 'tap'
 import { queryRows } from '../../src/db/client.js'
 import { IMPORT_CHUNK } from '../../src/modules/purchases/import/import-pass.js'
 import { MAX_REPORTED_ERRORS } from '../../src/modules/purchases/import/import-problems.js'
-import { buildTestApp, createOrgWithReporter } from '../helper.js'
-import {
-  type Auth,
-  expectPaths,
-  expectProblem,
-  listAll,
-  postCsv,
-  uniq,
-  yuan,
-} from './purchases-bulk-helpers.js'
+import { listAll, postCsv } from '../api.js'
+import { createOrgWithReporter, uniq, yuan } from '../factories.js'
+import { type Auth, assertProblem, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 
@@ -79,7 +72,7 @@ t.test('a bad cell in the last rows → 400 naming that row; nothing stored', as
     if (row === last - 1) cells[1] = '12.345'
   })
   const res = await postCsv(ctx, org.auth, body, '', { 'idempotency-key': 'late-bad-cell' })
-  const [error] = expectPaths(t, res, [`/rows/${last - 1}/amount`])
+  const [error] = assertProblem(t, res, 400, 'validation_failed', [`/rows/${last - 1}/amount`]).errors!
   t.match(error!.message, /amount|decimal|yuan|digits/i)
   await expectNothingStored(t, org, before)
 
@@ -100,10 +93,10 @@ t.test('a domain problem in the last row → 400 naming that row; nothing stored
     if (row === ROWS + 1) cells[3] = '999999'
     if (row === 3) cells[2] = '2099-01-01'
   })
-  const errors = expectPaths(t, await postCsv(ctx, org.auth, body), [
+  const errors = assertProblem(t, await postCsv(ctx, org.auth, body), 400, 'validation_failed', [
     '/rows/3/occurred_on',
     `/rows/${ROWS + 1}/region_code`,
-  ])
+  ]).errors!
   t.match(errors[1]!.message, /registered/)
   await expectNothingStored(t, org, before)
 })
@@ -117,13 +110,15 @@ t.test('cell problems come first: a late bad cell hides an early domain problem 
     if (row === 9_000) cells[5] = `${tag}-1`
     if (row === ROWS) cells[0] = 'shopping'
   })
-  expectPaths(t, await postCsv(ctx, org.auth, body), [`/rows/${ROWS}/channel`])
+  assertProblem(t, await postCsv(ctx, org.auth, body), 400, 'validation_failed', [`/rows/${ROWS}/channel`])
   // Without the bad cell the domain problem speaks, still not the clash.
   const { body: domainOnly } = bigFile(tag, ROWS, (row, cells) => {
     if (row === 2) cells[3] = '999999'
     if (row === 9_000) cells[5] = `${tag}-1`
   })
-  expectPaths(t, await postCsv(ctx, org.auth, domainOnly), ['/rows/2/region_code'])
+  assertProblem(t, await postCsv(ctx, org.auth, domainOnly), 400, 'validation_failed', [
+    '/rows/2/region_code',
+  ])
   await expectNothingStored(t, org, before)
 })
 
@@ -136,7 +131,7 @@ t.test('row 2 and a row chunks later share a voucher → 409 listing both; nothi
     if (row === late) cells[5] = `${tag}-0` // row 2's voucher
   })
   const res = await postCsv(ctx, org.auth, body)
-  const problem = expectProblem(t, res, 409, 'duplicate_voucher')
+  const problem = assertProblem(t, res, 409, 'duplicate_voucher')
   t.same(problem.errors, [
     { path: '/rows/2/voucher_no', message: `voucher ${tag}-0 appears more than once in this request` },
     { path: `/rows/${late}/voucher_no`, message: `voucher ${tag}-0 appears more than once in this request` },
@@ -156,7 +151,7 @@ t.test('a stored voucher in a late chunk → 409 with existing_id; nothing more 
   const { body } = bigFile(uniq('S'), ROWS, (row, cells) => {
     if (row === late) cells[5] = taken
   })
-  const problem = expectProblem(t, await postCsv(ctx, org.auth, body), 409, 'duplicate_voucher')
+  const problem = assertProblem(t, await postCsv(ctx, org.auth, body), 409, 'duplicate_voucher')
   t.same(problem.errors, [
     {
       path: `/rows/${late}/voucher_no`,
@@ -176,7 +171,7 @@ t.test(`more than ${MAX_REPORTED_ERRORS} clashes: the lowest rows are listed, al
   const { body } = bigFile(tag, ROWS, (row, cells) => {
     cells[5] = `${tag}-${(row - 2) % 3_000}`
   })
-  const problem = expectProblem(t, await postCsv(ctx, org.auth, body), 409, 'duplicate_voucher')
+  const problem = assertProblem(t, await postCsv(ctx, org.auth, body), 409, 'duplicate_voucher')
   t.same(
     problem.errors!.map((e) => e.path),
     Array.from({ length: MAX_REPORTED_ERRORS }, (_, i) => `/rows/${i + 2}/voucher_no`),
@@ -207,9 +202,9 @@ t.test('a reused Idempotency-Key with a bad file: the file is answered first (40
   )
   t.equal(ok.statusCode, 201)
   const bad = `${HEADER}\r\nwholesale,-1,2024-03-15,530502,x,${uniq()}\r\n`
-  expectPaths(t, await postCsv(ctx, org.auth, bad, '', key), ['/rows/2/amount'])
+  assertProblem(t, await postCsv(ctx, org.auth, bad, '', key), 400, 'validation_failed', ['/rows/2/amount'])
   const other = `${HEADER}\r\nwholesale,2.00,2024-03-15,530502,x,${uniq()}\r\n`
-  expectProblem(t, await postCsv(ctx, org.auth, other, '', key), 422, 'idempotency_key_reused')
+  assertProblem(t, await postCsv(ctx, org.auth, other, '', key), 422, 'idempotency_key_reused')
 })
 
 t.test('the body: without Content-Length (chunked) too; over 64 MiB either way → 413', async (t) => {
@@ -237,12 +232,12 @@ t.test('the body: without Content-Length (chunked) too; over 64 MiB either way �
     headers: { ...org.auth, 'content-type': 'text/csv' },
     payload: streamed(Buffer.alloc(64 * 1024 * 1024 + 1, 0x41)),
   })
-  expectProblem(t, big, 413, 'payload_too_large')
+  assertProblem(t, big, 413, 'payload_too_large')
   const short = await ctx.app.inject({
     method: 'POST',
     url: '/v1/purchases/import',
     headers: { ...org.auth, 'content-type': 'text/csv', 'content-length': String(body.length + 10) },
     payload: streamed(body),
   })
-  expectProblem(t, short, 400, 'validation_failed')
+  assertProblem(t, short, 400, 'validation_failed')
 })

@@ -3,18 +3,9 @@ import { sql } from 'drizzle-orm'
 import iconv from 'iconv-lite'
 import t from 'tap'
 import { queryRows } from '../../src/db/client.js'
-import { buildTestApp, createKey, createOrgWithReporter } from '../helper.js'
-import {
-  type Auth,
-  csv,
-  expectPaths,
-  expectProblem,
-  fixture,
-  listAll,
-  postCsv,
-  uniq,
-  yuan,
-} from './purchases-bulk-helpers.js'
+import { listAll, postCsv } from '../api.js'
+import { createKey, createOrgWithReporter, csv, fixture, uniq, yuan } from '../factories.js'
+import { type Auth, assertProblem, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const admin: Auth = ctx.adminAuth
@@ -65,7 +56,7 @@ t.test('accepts what Excel writes', async (t) => {
   t.test('the GBK file without ?encoding=gbk → 400 saying so', async (t) => {
     const org = await createOrgWithReporter(ctx)
     const res = await postCsv(ctx, org.auth, fixture('purchases-excel-gbk.csv'))
-    const [error] = expectPaths(t, res, ['/'])
+    const [error] = assertProblem(t, res, 400, 'validation_failed', ['/']).errors!
     t.match(
       error!.message,
       /file is not valid UTF-8.*line 1.*if it was saved by Excel on Chinese Windows, add \?encoding=gbk/,
@@ -93,10 +84,16 @@ t.test('accepts what Excel writes', async (t) => {
   t.test('UTF-8 read as GBK would be mojibake → 400 naming the fix', async (t) => {
     const org = await createOrgWithReporter(ctx)
     const bom = await postCsv(ctx, org.auth, fixture('purchases-excel-utf8-bom.csv'), '?encoding=gbk')
-    t.match(expectPaths(t, bom, ['/'])[0]!.message, /UTF-8.*remove \?encoding=gbk/)
+    t.match(
+      assertProblem(t, bom, 400, 'validation_failed', ['/']).errors![0]!.message,
+      /UTF-8.*remove \?encoding=gbk/,
+    )
     const noBom = fixture('purchases-excel-gbk.source.txt')
     const res = await postCsv(ctx, org.auth, noBom, '?encoding=gbk')
-    t.match(expectPaths(t, res, ['/'])[0]!.message, /file is UTF-8, not GBK.*remove \?encoding=gbk/)
+    t.match(
+      assertProblem(t, res, 400, 'validation_failed', ['/']).errors![0]!.message,
+      /file is UTF-8, not GBK.*remove \?encoding=gbk/,
+    )
   })
 
   t.test('UTF-8 without BOM and LF line ends; the same file as GBK', async (t) => {
@@ -144,12 +141,12 @@ t.test('accepts what Excel writes', async (t) => {
         row('1234.5'),
       ),
     )
-    const errors = expectPaths(t, bad, [
+    const errors = assertProblem(t, bad, 400, 'validation_failed', [
       '/rows/2/amount',
       '/rows/3/amount',
       '/rows/4/amount',
       '/rows/5/amount',
-    ])
+    ]).errors!
     t.match(errors[0]!.message, /group by three digits/)
   })
 
@@ -190,7 +187,8 @@ t.test('accepts what Excel writes', async (t) => {
       csv(header, cells('active'), cells('voided'), cells('已作废')),
     )
     t.match(
-      expectPaths(t, voided, ['/rows/3/status', '/rows/4/status'])[0]!.message,
+      assertProblem(t, voided, 400, 'validation_failed', ['/rows/3/status', '/rows/4/status']).errors![0]!
+        .message,
       /voided record cannot be imported/,
     )
   })
@@ -216,12 +214,12 @@ t.test('rejects, with spreadsheet row numbers', async (t) => {
       org.auth,
       csv('channel,amount,金额（元）,日期,supplier,colour,Amount', row('1')),
     )
-    const errors = expectPaths(t, res, [
+    const errors = assertProblem(t, res, 400, 'validation_failed', [
       '/rows/1/金额（元）',
       '/rows/1/colour',
       '/rows/1/Amount',
       '/rows/1/region_code',
-    ])
+    ]).errors!
     t.match(
       errors.find((e) => e.path === '/rows/1/colour')!.message,
       /unknown column in F1; accepted headers: channel \(渠道\)/,
@@ -240,7 +238,8 @@ t.test('rejects, with spreadsheet row numbers', async (t) => {
       org.auth,
       csv(`${garbled},amount,occurred_on,region_code,supplier`, '大宗批发,1,2024-01-01,530502,x'),
     )
-    const errors = expectPaths(t, res, [`/rows/1/${garbled}`, '/rows/1/channel'])
+    const errors = assertProblem(t, res, 400, 'validation_failed', [`/rows/1/${garbled}`, '/rows/1/channel'])
+      .errors!
     t.match(
       errors.find((e) => e.path !== '/rows/1/channel')!.message,
       /looks like "渠道" garbled by a wrong encoding/,
@@ -254,19 +253,31 @@ t.test('rejects, with spreadsheet row numbers', async (t) => {
       org.auth,
       Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(csv(HEADER), 'utf16le')]),
     )
-    t.match(expectPaths(t, res, ['/'])[0]!.message, /UTF-16/)
+    t.match(assertProblem(t, res, 400, 'validation_failed', ['/']).errors![0]!.message, /UTF-16/)
   })
 
   t.test('empty file, header only, empty first row', async (t) => {
     const org = await createOrgWithReporter(ctx)
-    t.match(expectPaths(t, await postCsv(ctx, org.auth, ''), ['/rows/1'])[0]!.message, /empty/)
-    t.match(expectPaths(t, await postCsv(ctx, org.auth, '\ufeff'), ['/rows/1'])[0]!.message, /empty/)
     t.match(
-      expectPaths(t, await postCsv(ctx, org.auth, csv(HEADER, ',,,,,', '')), ['/rows'])[0]!.message,
+      assertProblem(t, await postCsv(ctx, org.auth, ''), 400, 'validation_failed', ['/rows/1']).errors![0]!
+        .message,
+      /empty/,
+    )
+    t.match(
+      assertProblem(t, await postCsv(ctx, org.auth, '\ufeff'), 400, 'validation_failed', ['/rows/1'])
+        .errors![0]!.message,
+      /empty/,
+    )
+    t.match(
+      assertProblem(t, await postCsv(ctx, org.auth, csv(HEADER, ',,,,,', '')), 400, 'validation_failed', [
+        '/rows',
+      ]).errors![0]!.message,
       /no data rows/,
     )
     t.match(
-      expectPaths(t, await postCsv(ctx, org.auth, csv('', HEADER, row('1'))), ['/rows/1'])[0]!.message,
+      assertProblem(t, await postCsv(ctx, org.auth, csv('', HEADER, row('1'))), 400, 'validation_failed', [
+        '/rows/1',
+      ]).errors![0]!.message,
       /header/,
     )
   })
@@ -275,7 +286,7 @@ t.test('rejects, with spreadsheet row numbers', async (t) => {
     const org = await createOrgWithReporter(ctx)
     const res = await postCsv(ctx, org.auth, csv(HEADER, row('1', uniq(), ',,,'), row('1', uniq(), ',x')))
     t.match(
-      expectPaths(t, res, ['/rows/3'])[0]!.message,
+      assertProblem(t, res, 400, 'validation_failed', ['/rows/3']).errors![0]!.message,
       /cell G3 has data but the header has only 6 columns/,
     )
   })
@@ -294,7 +305,7 @@ t.test('rejects, with spreadsheet row numbers', async (t) => {
         `wholesale,1,2024-01-01,530502,x,2.45321E+19,`, // row 7
       )
       const res = await postCsv(ctx, org.auth, body)
-      const errors = expectPaths(t, res, [
+      const errors = assertProblem(t, res, 400, 'validation_failed', [
         '/rows/4/channel',
         '/rows/4/amount',
         '/rows/4/occurred_on',
@@ -302,7 +313,7 @@ t.test('rejects, with spreadsheet row numbers', async (t) => {
         '/rows/4/supplier',
         '/rows/5/amount',
         '/rows/7/voucher_no',
-      ])
+      ]).errors!
       const at = (p: string) => errors.find((e) => e.path === p)!.message
       t.match(at('/rows/4/channel'), /must be one of wholesale \(大宗批发\)/)
       t.match(at('/rows/4/supplier'), /required/)
@@ -322,7 +333,10 @@ t.test('rejects, with spreadsheet row numbers', async (t) => {
           'wholesale,1,2024-01-01,999999,x,,',
         ),
       )
-      const domainErrors = expectPaths(t, domain, ['/rows/4/occurred_on', '/rows/5/region_code'])
+      const domainErrors = assertProblem(t, domain, 400, 'validation_failed', [
+        '/rows/4/occurred_on',
+        '/rows/5/region_code',
+      ]).errors!
       t.match(domainErrors[0]!.message, /future|registered/)
     },
   )
@@ -332,17 +346,17 @@ t.test('rejects, with spreadsheet row numbers', async (t) => {
     const text = fixture('purchases-excel-utf8-bom.csv').toString('utf8')
     t.equal(text.split('\r\n').length - 1, 7, '7 CRLF-terminated rows')
     const res = await postCsv(ctx, org.auth, text.replace('"12,000.00"', '"12,000.0x"'))
-    expectPaths(t, res, ['/rows/4/amount'])
+    assertProblem(t, res, 400, 'validation_failed', ['/rows/4/amount'])
   })
 
   t.test('unclosed quote → 400 naming the row', async (t) => {
     const org = await createOrgWithReporter(ctx)
     const res = await postCsv(ctx, org.auth, csv(HEADER, row('1'), 'wholesale,"2,2024-01-01,530502,x,'))
-    t.match(expectPaths(t, res, ['/rows/3'])[0]!.message, /not valid CSV/)
+    t.match(assertProblem(t, res, 400, 'validation_failed', ['/rows/3']).errors![0]!.message, /not valid CSV/)
     // Deep in a file too, where the parser runs ahead of the row checks.
     const many = Array.from({ length: 3000 }, () => row('1'))
     const deep = await postCsv(ctx, org.auth, csv(HEADER, ...many, 'wholesale,"2,2024-01-01,530502,x,'))
-    expectPaths(t, deep, ['/rows/3002'])
+    assertProblem(t, deep, 400, 'validation_failed', ['/rows/3002'])
   })
 
   t.test(
@@ -357,7 +371,7 @@ t.test('rejects, with spreadsheet row numbers', async (t) => {
         org.auth,
         csv(HEADER, row('1'), row('2', twice), row('3', taken), row('4', twice)),
       )
-      const body = expectProblem(t, res, 409, 'duplicate_voucher')
+      const body = assertProblem(t, res, 409, 'duplicate_voucher')
       t.same(
         body.errors!.map((e) => e.path),
         ['/rows/3/voucher_no', '/rows/4/voucher_no', '/rows/5/voucher_no'],
@@ -375,17 +389,17 @@ t.test('rejects, with spreadsheet row numbers', async (t) => {
       headers: { ...org.auth, 'content-type': 'application/json' },
       payload: '{"items":[]}',
     })
-    expectProblem(t, json, 415, 'unsupported_media_type')
-    expectProblem(t, await postCsv(ctx, { authorization: '' }, csv(HEADER, row('1'))), 401, 'unauthorized')
-    expectProblem(
+    assertProblem(t, json, 415, 'unsupported_media_type')
+    assertProblem(t, await postCsv(ctx, { authorization: '' }, csv(HEADER, row('1'))), 401, 'unauthorized')
+    assertProblem(
       t,
-      await postCsv(ctx, await createKey(ctx, 'finance'), csv(HEADER, row('1'))),
+      await postCsv(ctx, (await createKey(ctx, 'finance')).auth, csv(HEADER, row('1'))),
       403,
       'forbidden',
     )
     const noBody = await ctx.app.inject({ method: 'POST', url: '/v1/purchases/import', headers: org.auth })
     t.equal(noBody.statusCode, 400)
-    expectProblem(
+    assertProblem(
       t,
       await postCsv(ctx, org.auth, csv(HEADER, row('1')), '?encoding=latin1'),
       400,
@@ -397,7 +411,7 @@ t.test('rejects, with spreadsheet row numbers', async (t) => {
     const org = await createOrgWithReporter(ctx)
     const big = Buffer.alloc(64 * 1024 * 1024 + 1, 0x41)
     const res = await postCsv(ctx, org.auth, big)
-    expectProblem(t, res, 413, 'payload_too_large')
+    assertProblem(t, res, 413, 'payload_too_large')
   })
 })
 
@@ -407,8 +421,8 @@ t.test('orgs: reporters import into their own org; admins name it per row or wit
   const withOrg = (orgId: string) => csv(`${HEADER},org_id`, row('1', uniq(), `,${orgId}`))
 
   t.equal((await postCsv(ctx, a.auth, withOrg(a.orgId))).statusCode, 201, 'own org_id column')
-  expectProblem(t, await postCsv(ctx, a.auth, withOrg(b.orgId)), 403, 'forbidden')
-  expectProblem(t, await postCsv(ctx, a.auth, csv(HEADER, row('1')), `?org_id=${b.orgId}`), 403, 'forbidden')
+  assertProblem(t, await postCsv(ctx, a.auth, withOrg(b.orgId)), 403, 'forbidden')
+  assertProblem(t, await postCsv(ctx, a.auth, csv(HEADER, row('1')), `?org_id=${b.orgId}`), 403, 'forbidden')
   t.equal(
     (await postCsv(ctx, a.auth, withOrg(b.orgId), `?org_id=${a.orgId}`)).statusCode,
     201,
@@ -416,13 +430,19 @@ t.test('orgs: reporters import into their own org; admins name it per row or wit
   )
 
   const missing = await postCsv(ctx, admin, csv(HEADER, row('1')))
-  t.match(expectPaths(t, missing, ['/rows/1/org_id'])[0]!.message, /\?org_id=/)
+  t.match(
+    assertProblem(t, missing, 400, 'validation_failed', ['/rows/1/org_id']).errors![0]!.message,
+    /\?org_id=/,
+  )
   const blank = await postCsv(
     ctx,
     admin,
     csv(`${HEADER},org_id`, row('1', uniq(), `,${b.orgId}`), row('2', uniq(), ',')),
   )
-  t.match(expectPaths(t, blank, ['/rows/3/org_id'])[0]!.message, /required for admin keys/)
+  t.match(
+    assertProblem(t, blank, 400, 'validation_failed', ['/rows/3/org_id']).errors![0]!.message,
+    /required for admin keys/,
+  )
   t.equal((await postCsv(ctx, admin, withOrg(b.orgId))).statusCode, 201)
   t.equal((await postCsv(ctx, admin, withOrg(a.orgId), `?org_id=${b.orgId}`)).statusCode, 201)
   t.same(await stored(a.orgId), { count: 2, fen: 200n })
@@ -435,7 +455,13 @@ t.test('dry run: the same checks, nothing stored', async (t) => {
   const dry = await postCsv(ctx, org.auth, body, '?dry_run=true')
   t.equal(dry.statusCode, 200)
   t.same(dry.json(), { valid: true, count: 2, amount: '1002.25' })
-  expectPaths(t, await postCsv(ctx, org.auth, csv(HEADER, row('0')), '?dry_run=true'), ['/rows/2/amount'])
+  assertProblem(
+    t,
+    await postCsv(ctx, org.auth, csv(HEADER, row('0')), '?dry_run=true'),
+    400,
+    'validation_failed',
+    ['/rows/2/amount'],
+  )
   t.same(await stored(org.orgId), { count: 0, fen: 0n })
 })
 
@@ -450,8 +476,8 @@ t.test('Idempotency-Key: the raw bytes and the query are the fingerprint', async
   t.equal(again.headers['idempotent-replayed'], 'true')
   t.same(again.json(), first.json())
   t.same(await stored(org.orgId), { count: 1, fen: 700n })
-  expectProblem(t, await postCsv(ctx, org.auth, `${body}\r\n`, '', key), 422, 'idempotency_key_reused')
-  expectProblem(t, await postCsv(ctx, org.auth, body, '?dry_run=true', key), 422, 'idempotency_key_reused')
+  assertProblem(t, await postCsv(ctx, org.auth, `${body}\r\n`, '', key), 422, 'idempotency_key_reused')
+  assertProblem(t, await postCsv(ctx, org.auth, body, '?dry_run=true', key), 422, 'idempotency_key_reused')
 })
 
 t.test(
@@ -478,7 +504,7 @@ t.test(
     const badBody = Buffer.from(`\ufeff${bad.join('\r\n')}\r\n`)
 
     const refused = await postCsv(ctx, org.auth, badBody)
-    expectPaths(t, refused, [`/rows/${badRow}/amount`])
+    assertProblem(t, refused, 400, 'validation_failed', [`/rows/${badRow}/amount`])
     t.same(await stored(org.orgId), { count: 0, fen: 0n }, 'one bad row: nothing stored')
 
     const dry = await postCsv(ctx, org.auth, good, '?dry_run=true')

@@ -1,20 +1,17 @@
 /** Purchases: who may do what — 401 without a key, 403 for the wrong role or org, 404 for others' records. */
 import { sql } from 'drizzle-orm'
 import t from 'tap'
-import { bearer, buildTestApp, createKey, createOrgWithReporter } from '../helper.js'
 import {
-  type Auth,
-  countRows,
-  expectProblem,
+  createPurchases,
   getPurchase,
   listAll,
   listPurchases,
-  type Purchase,
   postBatch,
   postPurchase,
-  purchaseBody,
-  voidPurchase,
-} from './purchases-helpers.js'
+  postVoid,
+} from '../api.js'
+import { createKey, createOrgWithReporter, type Purchase, purchaseInput } from '../factories.js'
+import { type Auth, assertProblem, bearer, buildTestApp, countRows } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const admin: Auth = ctx.adminAuth
@@ -23,15 +20,9 @@ const admin: Auth = ctx.adminAuth
 async function twoOrgs() {
   const a = await createOrgWithReporter(ctx)
   const b = await createOrgWithReporter(ctx)
-  const ra = await postBatch(ctx, a.auth, [purchaseBody(), purchaseBody({ channel: 'canteen' })])
-  const rb = await postBatch(ctx, b.auth, [purchaseBody(), purchaseBody({ channel: 'enterprise' })])
-  if (ra.statusCode !== 201 || rb.statusCode !== 201) throw new Error(`setup failed: ${ra.body} ${rb.body}`)
-  return {
-    a,
-    b,
-    aRows: (ra.json() as { items: Purchase[] }).items,
-    bRows: (rb.json() as { items: Purchase[] }).items,
-  }
+  const aRows = await createPurchases(ctx, a.auth, [{}, { channel: 'canteen' }])
+  const bRows = await createPurchases(ctx, b.auth, [{}, { channel: 'enterprise' }])
+  return { a, b, aRows, bRows }
 }
 
 t.test('no key, a malformed header or an unknown key → 401 on every purchases route', async (t) => {
@@ -40,12 +31,12 @@ t.test('no key, a malformed header or an unknown key → 401 on every purchases 
   const requests = [
     { method: 'GET' as const, url: '/v1/purchases' },
     { method: 'GET' as const, url: `/v1/purchases/${id}` },
-    { method: 'POST' as const, url: '/v1/purchases', payload: purchaseBody() },
-    { method: 'POST' as const, url: '/v1/purchases/batch', payload: { items: [purchaseBody()] } },
+    { method: 'POST' as const, url: '/v1/purchases', payload: purchaseInput() },
+    { method: 'POST' as const, url: '/v1/purchases/batch', payload: { items: [purchaseInput()] } },
     {
       method: 'POST' as const,
       url: '/v1/purchases/batch?dry_run=true',
-      payload: { items: [purchaseBody()] },
+      payload: { items: [purchaseInput()] },
     },
     { method: 'POST' as const, url: `/v1/purchases/${id}/void`, payload: { reason: 'x' } },
   ]
@@ -58,7 +49,7 @@ t.test('no key, a malformed header or an unknown key → 401 on every purchases 
       { authorization: `Bearer ${'x'.repeat(5000)}` },
     ]) {
       const res = await ctx.app.inject({ ...r, headers })
-      expectProblem(t, res, 401, 'unauthorized')
+      assertProblem(t, res, 401, 'unauthorized')
     }
   }
   t.equal(
@@ -78,32 +69,32 @@ t.test('a revoked key → 401 at once', async (t) => {
   t.equal(created.statusCode, 201, created.body)
   const { id, secret } = created.json() as { id: string; secret: string }
   const org = await createOrgWithReporter(ctx)
-  t.equal((await postPurchase(ctx, bearer(secret), purchaseBody({ org_id: org.orgId }))).statusCode, 201)
+  t.equal((await postPurchase(ctx, bearer(secret), purchaseInput({ org_id: org.orgId }))).statusCode, 201)
   const del = await ctx.app.inject({ method: 'DELETE', url: `/v1/api-keys/${id}`, headers: admin })
   t.ok(del.statusCode < 300, `revoked: ${del.statusCode}`)
-  expectProblem(
+  assertProblem(
     t,
-    await postPurchase(ctx, bearer(secret), purchaseBody({ org_id: org.orgId })),
+    await postPurchase(ctx, bearer(secret), purchaseInput({ org_id: org.orgId })),
     401,
     'unauthorized',
   )
-  expectProblem(t, await listPurchases(ctx, bearer(secret), {}), 401, 'unauthorized')
+  assertProblem(t, await listPurchases(ctx, bearer(secret), {}), 401, 'unauthorized')
 })
 
 t.test('finance reads everything and writes nothing', async (t) => {
   const { a, aRows, bRows } = await twoOrgs()
-  const finance = await createKey(ctx, 'finance')
-  expectProblem(t, await postPurchase(ctx, finance, purchaseBody({ org_id: a.orgId })), 403, 'forbidden')
-  expectProblem(t, await postBatch(ctx, finance, [purchaseBody({ org_id: a.orgId })]), 403, 'forbidden')
-  expectProblem(
+  const finance = (await createKey(ctx, 'finance')).auth
+  assertProblem(t, await postPurchase(ctx, finance, purchaseInput({ org_id: a.orgId })), 403, 'forbidden')
+  assertProblem(t, await postBatch(ctx, finance, [purchaseInput({ org_id: a.orgId })]), 403, 'forbidden')
+  assertProblem(
     t,
-    await postBatch(ctx, finance, [purchaseBody({ org_id: a.orgId })], { dryRun: true }),
+    await postBatch(ctx, finance, [purchaseInput({ org_id: a.orgId })], { dryRun: true }),
     403,
     'forbidden',
   )
-  expectProblem(t, await voidPurchase(ctx, finance, aRows[0]!.id), 403, 'forbidden')
+  assertProblem(t, await postVoid(ctx, finance, aRows[0]!.id), 403, 'forbidden')
   // Even an invalid body from finance is a 403, not a 400: the role is checked first.
-  expectProblem(t, await postPurchase(ctx, finance, { amount: 1 }), 403, 'forbidden')
+  assertProblem(t, await postPurchase(ctx, finance, { amount: 1 }), 403, 'forbidden')
   t.equal(((await getPurchase(ctx, admin, aRows[0]!.id)).json() as Purchase).status, 'active')
   t.equal(await countRows(ctx, sql`org_id = ${a.orgId}`), 2, 'nothing written')
   for (const p of [...aRows, ...bRows]) t.equal((await getPurchase(ctx, finance, p.id)).statusCode, 200)
@@ -120,21 +111,21 @@ t.test('finance reads everything and writes nothing', async (t) => {
 t.test('a reporter creating for another org → 403, nothing stored', async (t) => {
   const { a, b } = await twoOrgs()
   const before = await countRows(ctx, sql`true`)
-  expectProblem(t, await postPurchase(ctx, a.auth, purchaseBody({ org_id: b.orgId })), 403, 'forbidden')
-  const items = [purchaseBody(), purchaseBody({ org_id: a.orgId }), purchaseBody({ org_id: b.orgId })]
-  expectProblem(t, await postBatch(ctx, a.auth, items), 403, 'forbidden')
-  expectProblem(t, await postBatch(ctx, a.auth, items, { dryRun: true }), 403, 'forbidden')
+  assertProblem(t, await postPurchase(ctx, a.auth, purchaseInput({ org_id: b.orgId })), 403, 'forbidden')
+  const items = [purchaseInput(), purchaseInput({ org_id: a.orgId }), purchaseInput({ org_id: b.orgId })]
+  assertProblem(t, await postBatch(ctx, a.auth, items), 403, 'forbidden')
+  assertProblem(t, await postBatch(ctx, a.auth, items, { dryRun: true }), 403, 'forbidden')
   // Also when the request has other problems: another org is never a validation question.
-  expectProblem(
+  assertProblem(
     t,
-    await postPurchase(ctx, a.auth, purchaseBody({ org_id: b.orgId, amount: '1.005' })),
+    await postPurchase(ctx, a.auth, purchaseInput({ org_id: b.orgId, amount: '1.005' })),
     403,
     'forbidden',
   )
   // An org id that does not exist is "another org" for a reporter, too.
-  expectProblem(
+  assertProblem(
     t,
-    await postPurchase(ctx, a.auth, purchaseBody({ org_id: '00000000-0000-4000-8000-000000000000' })),
+    await postPurchase(ctx, a.auth, purchaseInput({ org_id: '00000000-0000-4000-8000-000000000000' })),
     403,
     'forbidden',
   )
@@ -144,7 +135,7 @@ t.test('a reporter creating for another org → 403, nothing stored', async (t) 
 t.test("a reporter reading another org's record → 404, like an unknown id", async (t) => {
   const { a, bRows } = await twoOrgs()
   const res = await getPurchase(ctx, a.auth, bRows[0]!.id)
-  const body = expectProblem(t, res, 404, 'not_found')
+  const body = assertProblem(t, res, 404, 'not_found')
   const unknown = (await getPurchase(ctx, a.auth, '00000000-0000-4000-8000-000000000000')).json()
   t.same(body, unknown, 'the same answer as for an id that does not exist')
   t.notMatch(res.body, bRows[0]!.id, 'the id is not echoed')
@@ -153,15 +144,15 @@ t.test("a reporter reading another org's record → 404, like an unknown id", as
 t.test('a reporter voiding in another org → 403, record untouched', async (t) => {
   const { a, bRows } = await twoOrgs()
   const target = bRows[0]!
-  expectProblem(t, await voidPurchase(ctx, a.auth, target.id), 403, 'forbidden')
+  assertProblem(t, await postVoid(ctx, a.auth, target.id), 403, 'forbidden')
   const after = (await getPurchase(ctx, admin, target.id)).json() as Purchase
   t.same(after, target, 'unchanged')
 })
 
 t.test('a reporter listing: own org only; naming another org → 403', async (t) => {
   const { a, b, aRows, bRows } = await twoOrgs()
-  expectProblem(t, await listPurchases(ctx, a.auth, { org_id: b.orgId }), 403, 'forbidden')
-  expectProblem(
+  assertProblem(t, await listPurchases(ctx, a.auth, { org_id: b.orgId }), 403, 'forbidden')
+  assertProblem(
     t,
     await listPurchases(ctx, a.auth, { org_id: '00000000-0000-4000-8000-000000000000' }),
     403,
@@ -198,14 +189,14 @@ t.test('admin sees all orgs', async (t) => {
   )
   for (const p of [...aRows, ...bRows]) t.equal((await getPurchase(ctx, admin, p.id)).statusCode, 200)
   // Admin may void in any org.
-  t.equal((await voidPurchase(ctx, admin, aRows[0]!.id)).statusCode, 200)
+  t.equal((await postVoid(ctx, admin, aRows[0]!.id)).statusCode, 200)
   t.equal(a.orgId === b.orgId, false)
 })
 
 t.test('created_by is the key that wrote, whatever the body says', async (t) => {
   const a = await createOrgWithReporter(ctx)
-  const res = await postPurchase(ctx, a.auth, purchaseBody({ created_by: a.keyId }))
-  expectProblem(t, res, 400, 'validation_failed')
-  const ok = (await postPurchase(ctx, a.auth, purchaseBody())).json() as Purchase
+  const res = await postPurchase(ctx, a.auth, purchaseInput({ created_by: a.keyId }))
+  assertProblem(t, res, 400, 'validation_failed')
+  const ok = (await postPurchase(ctx, a.auth, purchaseInput())).json() as Purchase
   t.equal(ok.created_by, a.keyId)
 })

@@ -1,23 +1,17 @@
 /** Purchases: the happy paths — create, get, list with every filter, cursor walks, void. */
 import t from 'tap'
-import { buildTestApp, createKey, createOrgWithReporter } from '../helper.js'
+import { getPurchase, listAll, listPurchases, postBatch, postPurchase, postVoid } from '../api.js'
 import {
-  type Auth,
   CHANNELS,
-  expectProblem,
-  expectValidation,
-  getPurchase,
-  listAll,
-  listPurchases,
+  createKey,
+  createOrgWithReporter,
   type Purchase,
-  postBatch,
-  postPurchase,
-  purchaseBody,
+  purchaseInput,
   REGIONS,
   uniq,
   validCreditCode,
-  voidPurchase,
-} from './purchases-helpers.js'
+} from '../factories.js'
+import { type Auth, assertProblem, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const admin: Auth = ctx.adminAuth
@@ -127,7 +121,7 @@ t.test('create → 201 with every field; get returns the same record', async (t)
   t.same(got.json(), p, 'GET returns the created record')
   const asAdmin = await getPurchase(ctx, admin, p.id)
   t.same(asAdmin.json(), p, 'admin reads it too')
-  const finance = await createKey(ctx, 'finance')
+  const finance = (await createKey(ctx, 'finance')).auth
   t.same((await getPurchase(ctx, finance, p.id)).json(), p, 'finance reads it too')
 })
 
@@ -143,7 +137,7 @@ t.test('money strings are answered with exactly two fraction digits', async (t) 
     ['1234567890.05', '1234567890.05'],
   ]
   for (const [input, output] of cases) {
-    const res = await postPurchase(ctx, auth, purchaseBody({ amount: input }))
+    const res = await postPurchase(ctx, auth, purchaseInput({ amount: input }))
     t.equal(res.statusCode, 201, `${input}: ${res.body}`)
     t.equal((res.json() as Purchase).amount, output, `${input} → ${output}`)
   }
@@ -188,7 +182,7 @@ t.test(
 t.test('batch → 201 with the records in input order', async (t) => {
   const { orgId, auth } = await createOrgWithReporter(ctx)
   const items = CHANNELS.map((channel, i) =>
-    purchaseBody({ channel, amount: `${i + 1}.0${i}`, region_code: REGIONS[i]! }),
+    purchaseInput({ channel, amount: `${i + 1}.0${i}`, region_code: REGIONS[i]! }),
   )
   const res = await postBatch(ctx, auth, items)
   t.equal(res.statusCode, 201, res.body)
@@ -208,9 +202,9 @@ t.test('batch → 201 with the records in input order', async (t) => {
 t.test('batch dry run → 200 {valid, count, amount}, nothing stored', async (t) => {
   const { orgId, auth } = await createOrgWithReporter(ctx)
   const items = [
-    purchaseBody({ amount: '0.01' }),
-    purchaseBody({ amount: '9999999999.99' }),
-    purchaseBody({ amount: '100' }),
+    purchaseInput({ amount: '0.01' }),
+    purchaseInput({ amount: '9999999999.99' }),
+    purchaseInput({ amount: '100' }),
   ]
   const res = await postBatch(ctx, auth, items, { dryRun: true })
   t.equal(res.statusCode, 200, res.body)
@@ -223,7 +217,7 @@ t.test('batch dry run → 200 {valid, count, amount}, nothing stored', async (t)
     method: 'POST',
     url: '/v1/purchases/batch?dry_run=false',
     headers: auth,
-    payload: { items: [purchaseBody()] },
+    payload: { items: [purchaseInput()] },
   })
   t.equal(explicitFalse.statusCode, 201, 'dry_run=false stores')
 })
@@ -258,14 +252,14 @@ t.test('list: every filter, alone and combined', async (t) => {
   const res = await postBatch(
     ctx,
     admin,
-    specs.map((s) => purchaseBody(s)),
+    specs.map((s) => purchaseInput(s)),
   )
   t.equal(res.statusCode, 201, res.body)
   const created = (res.json() as { items: Purchase[] }).items
   // Void a few so status filters have something to tell apart.
   const voided = new Set<string>()
   for (const p of created.filter((_, i) => i % 4 === 1)) {
-    const v = await voidPurchase(ctx, admin, p.id, 'wrong channel')
+    const v = await postVoid(ctx, admin, p.id, 'wrong channel')
     t.equal(v.statusCode, 200)
     voided.add(p.id)
   }
@@ -369,7 +363,7 @@ t.test('list default limit is 50 and limit 500 is allowed', async (t) => {
   const res = await postBatch(
     ctx,
     auth,
-    Array.from({ length: 60 }, () => purchaseBody({ voucher_no: null })),
+    Array.from({ length: 60 }, () => purchaseInput({ voucher_no: null })),
   )
   t.equal(res.statusCode, 201)
   const first = await listPurchases(ctx, admin, { org_id: orgId })
@@ -389,7 +383,7 @@ t.test('cursor walk with limit 7 while rows are inserted: each pre-existing row 
   const seed = await postBatch(
     ctx,
     auth,
-    Array.from({ length: 31 }, (_, i) => purchaseBody({ occurred_on: dates[i % dates.length] })),
+    Array.from({ length: 31 }, (_, i) => purchaseInput({ occurred_on: dates[i % dates.length] })),
   )
   t.equal(seed.statusCode, 201, seed.body)
   const preExisting = new Set((seed.json() as { items: Purchase[] }).items.map((p) => p.id))
@@ -410,9 +404,9 @@ t.test('cursor walk with limit 7 while rows are inserted: each pre-existing row 
     pages++
     // Between pages, new rows land before and after the cursor position (every date, plus a new newest one).
     const more = await postBatch(ctx, auth, [
-      purchaseBody({ occurred_on: dates[pages % dates.length] }),
-      purchaseBody({ occurred_on: dates[(pages + 2) % dates.length] }),
-      purchaseBody({ occurred_on: '2024-06-01' }),
+      purchaseInput({ occurred_on: dates[pages % dates.length] }),
+      purchaseInput({ occurred_on: dates[(pages + 2) % dates.length] }),
+      purchaseInput({ occurred_on: '2024-06-01' }),
     ])
     t.equal(more.statusCode, 201)
     inserted += 3
@@ -434,7 +428,7 @@ t.test('cursor misuse and limits → 400', async (t) => {
   await postBatch(
     ctx,
     auth,
-    Array.from({ length: 5 }, () => purchaseBody()),
+    Array.from({ length: 5 }, () => purchaseInput()),
   )
   const first = await listPurchases(ctx, admin, { org_id: orgId, limit: 2 })
   const cursor = (first.json() as { next_cursor: string }).next_cursor
@@ -467,12 +461,18 @@ t.test('cursor misuse and limits → 400', async (t) => {
     { limit: 2, cursor },
   ]
   for (const other of others) {
-    expectValidation(t, await listPurchases(ctx, admin, other), ['/querystring/cursor'])
+    assertProblem(t, await listPurchases(ctx, admin, other), 400, 'validation_failed', [
+      '/querystring/cursor',
+    ])
   }
-  expectValidation(t, await listPurchases(ctx, admin, { cursor: 'not-a-cursor' }), ['/querystring/cursor'])
-  expectValidation(
+  assertProblem(t, await listPurchases(ctx, admin, { cursor: 'not-a-cursor' }), 400, 'validation_failed', [
+    '/querystring/cursor',
+  ])
+  assertProblem(
     t,
     await listPurchases(ctx, admin, { cursor: Buffer.from('{"p":[1]}').toString('base64url') }),
+    400,
+    'validation_failed',
     ['/querystring/cursor'],
   )
   // A forged cursor with the right filter digest but a bogus position is a 400, never a database error.
@@ -485,12 +485,18 @@ t.test('cursor misuse and limits → 400', async (t) => {
     [20240520, decoded.p[1]],
   ]) {
     const forged = Buffer.from(JSON.stringify({ ...decoded, p })).toString('base64url')
-    expectValidation(t, await listPurchases(ctx, admin, { org_id: orgId, limit: 2, cursor: forged }), [
-      '/querystring/cursor',
-    ])
+    assertProblem(
+      t,
+      await listPurchases(ctx, admin, { org_id: orgId, limit: 2, cursor: forged }),
+      400,
+      'validation_failed',
+      ['/querystring/cursor'],
+    )
   }
   for (const limit of ['0', '501', '-1', '1.5', 'abc', '']) {
-    expectValidation(t, await listPurchases(ctx, admin, { limit }), ['/querystring/limit'])
+    assertProblem(t, await listPurchases(ctx, admin, { limit }), 400, 'validation_failed', [
+      '/querystring/limit',
+    ])
   }
   t.equal((await listPurchases(ctx, admin, { limit: 1 })).statusCode, 200, 'limit 1')
   t.equal((await listPurchases(ctx, admin, { limit: 500 })).statusCode, 200, 'limit 500')
@@ -499,8 +505,8 @@ t.test('cursor misuse and limits → 400', async (t) => {
 t.test('void → 200; lists stop counting it; voucher reusable; void twice → 409', async (t) => {
   const { auth, orgId, keyId } = await createOrgWithReporter(ctx)
   const voucher = uniq('void')
-  const created = (await postPurchase(ctx, auth, purchaseBody({ voucher_no: voucher }))).json() as Purchase
-  const res = await voidPurchase(ctx, auth, created.id, '  录入重复  ')
+  const created = (await postPurchase(ctx, auth, purchaseInput({ voucher_no: voucher }))).json() as Purchase
+  const res = await postVoid(ctx, auth, created.id, '  录入重复  ')
   t.equal(res.statusCode, 200, res.body)
   const v = res.json() as Purchase
   t.equal(v.id, created.id)
@@ -526,7 +532,7 @@ t.test('void → 200; lists stop counting it; voucher reusable; void twice → 4
   )
 
   // The voucher is free again.
-  const again = await postPurchase(ctx, auth, purchaseBody({ voucher_no: voucher }))
+  const again = await postPurchase(ctx, auth, purchaseInput({ voucher_no: voucher }))
   t.equal(again.statusCode, 201, again.body)
   const second = again.json() as Purchase
   t.same(
@@ -539,44 +545,44 @@ t.test('void → 200; lists stop counting it; voucher reusable; void twice → 4
     'only the new one is active',
   )
   // And a third one clashes with the new active record, naming it.
-  const clash = expectProblem(
+  const clash = assertProblem(
     t,
-    await postPurchase(ctx, auth, purchaseBody({ voucher_no: voucher })),
+    await postPurchase(ctx, auth, purchaseInput({ voucher_no: voucher })),
     409,
     'duplicate_voucher',
   )
   t.equal(clash.existing_id, second.id)
 
   // Void twice → 409 conflict, record unchanged.
-  const twice = expectProblem(t, await voidPurchase(ctx, auth, created.id, 'again'), 409, 'conflict')
+  const twice = assertProblem(t, await postVoid(ctx, auth, created.id, 'again'), 409, 'conflict')
   t.match(twice.detail, /already voided/)
   t.same((await getPurchase(ctx, auth, created.id)).json(), v, 'unchanged by the second void')
 
   // Admin voids too.
-  const byAdmin = await voidPurchase(ctx, admin, second.id, 'admin correction')
+  const byAdmin = await postVoid(ctx, admin, second.id, 'admin correction')
   t.equal(byAdmin.statusCode, 200)
   t.equal((byAdmin.json() as Purchase).status, 'voided')
 })
 
 t.test('void body is validated', async (t) => {
   const { auth } = await createOrgWithReporter(ctx)
-  const p = (await postPurchase(ctx, auth, purchaseBody())).json() as Purchase
-  expectValidation(t, await voidPurchase(ctx, auth, p.id, ''), ['/reason'])
-  expectValidation(t, await voidPurchase(ctx, auth, p.id, '   '), ['/reason'])
-  expectValidation(t, await voidPurchase(ctx, auth, p.id, 'x'.repeat(501)), ['/reason'])
+  const p = (await postPurchase(ctx, auth, purchaseInput())).json() as Purchase
+  assertProblem(t, await postVoid(ctx, auth, p.id, ''), 400, 'validation_failed', ['/reason'])
+  assertProblem(t, await postVoid(ctx, auth, p.id, '   '), 400, 'validation_failed', ['/reason'])
+  assertProblem(t, await postVoid(ctx, auth, p.id, 'x'.repeat(501)), 400, 'validation_failed', ['/reason'])
   const extra = await ctx.app.inject({
     method: 'POST',
     url: `/v1/purchases/${p.id}/void`,
     headers: auth,
     payload: { reason: 'ok', status: 'active' },
   })
-  expectValidation(t, extra, ['/status'])
+  assertProblem(t, extra, 400, 'validation_failed', ['/status'])
   const missing = await ctx.app.inject({
     method: 'POST',
     url: `/v1/purchases/${p.id}/void`,
     headers: auth,
     payload: {},
   })
-  expectValidation(t, missing, ['/reason'])
+  assertProblem(t, missing, 400, 'validation_failed', ['/reason'])
   t.equal(((await getPurchase(ctx, auth, p.id)).json() as Purchase).status, 'active', 'still active')
 })

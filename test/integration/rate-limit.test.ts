@@ -1,11 +1,12 @@
 import t from 'tap'
-import { assertProblem, buildTestApp, createKeyFor } from '../helper.js'
+import { createKey } from '../factories.js'
+import { assertProblem, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '3' } })
 const { app } = ctx
 
 t.test('past RATE_LIMIT_PER_MINUTE a key gets 429 problem+json with Retry-After', async (t) => {
-  const key = await createKeyFor(ctx, 'admin')
+  const key = await createKey(ctx, 'admin')
   for (let i = 1; i <= 3; i++) {
     t.equal((await app.inject({ url: '/v1/regions', headers: key.auth })).statusCode, 200, `request ${i}`)
   }
@@ -27,8 +28,8 @@ t.test('past RATE_LIMIT_PER_MINUTE a key gets 429 problem+json with Retry-After'
 })
 
 t.test('the limit is per API key', async (t) => {
-  const a = await createKeyFor(ctx, 'finance')
-  const b = await createKeyFor(ctx, 'finance')
+  const a = await createKey(ctx, 'finance')
+  const b = await createKey(ctx, 'finance')
   for (let i = 0; i < 4; i++) await app.inject({ url: '/v1/regions', headers: a.auth })
   assertProblem(t, await app.inject({ url: '/v1/regions', headers: a.auth }), 429, 'rate_limited')
   t.equal(
@@ -44,7 +45,7 @@ t.test('open routes are not limited', async (t) => {
 
 t.test('RATE_LIMIT_PER_MINUTE=0 turns it off', async (t) => {
   const off = await buildTestApp(t, { env: { RATE_LIMIT_PER_MINUTE: '0' } })
-  const key = await createKeyFor(off, 'admin')
+  const key = await createKey(off, 'admin')
   for (let i = 0; i < 10; i++)
     t.equal((await off.app.inject({ url: '/v1/regions', headers: key.auth })).statusCode, 200)
 })

@@ -1,9 +1,10 @@
 import t from 'tap'
-import { assertProblem, buildTestApp, createKeyFor, createOrgWithReporter } from '../helper.js'
+import { createKey, createOrgWithReporter } from '../factories.js'
+import { assertProblem, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const { app } = ctx
-const admin = await createKeyFor(ctx, 'admin')
+const admin = await createKey(ctx, 'admin')
 
 const SEEDED = [
   {
@@ -161,7 +162,7 @@ t.test('errors', async (t) => {
 
 t.test('security', async (t) => {
   t.test('every role reads regions; only admin registers one', async (t) => {
-    const finance = await createKeyFor(ctx, 'finance')
+    const finance = await createKey(ctx, 'finance')
     const reporter = await createOrgWithReporter(ctx)
     for (const headers of [finance.auth, reporter.auth]) {
       t.equal((await app.inject({ url: '/v1/regions', headers })).statusCode, 200)

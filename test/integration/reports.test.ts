@@ -1,8 +1,9 @@
 import { parse } from 'csv-parse/sync'
 import ExcelJS from 'exceljs'
 import t from 'tap'
-import { buildTestApp, createKey, createOrgWithReporter } from '../helper.js'
-import { FIXED_NOW, getJson, postPurchase, putBudget, voidPurchase } from './totals-support.js'
+import { createEach, getOk, putBudget, voidPurchase } from '../api.js'
+import { createKey, createOrgWithReporter } from '../factories.js'
+import { buildTestApp, FIXED_NOW } from '../helper.js'
 
 const CHANNEL_ROWS = [
   // channel, label, month_amount, month_count, ytd_amount, ytd_count, target, progress
@@ -29,7 +30,7 @@ const REGION_ROWS = [
 t.test('monthly report', async (t) => {
   const ctx = await buildTestApp(t, { now: FIXED_NOW })
   const { app, adminAuth } = ctx
-  const finance = await createKey(ctx, 'finance')
+  const finance = (await createKey(ctx, 'finance')).auth
   const w = await createOrgWithReporter(ctx, 'market')
   const m = await createOrgWithReporter(ctx, 'market')
   const a = await createOrgWithReporter(ctx, 'agency')
@@ -45,31 +46,20 @@ t.test('monthly report', async (t) => {
   })
   t.equal(renamed.statusCode, 200)
 
-  await postPurchase(ctx, w.auth, { channel: 'wholesale', amount: '10000000.00', occurred_on: '2024-01-15' })
-  await postPurchase(ctx, w.auth, { channel: 'wholesale', amount: '2500000.50', occurred_on: '2024-05-10' })
-  await postPurchase(ctx, w.auth, { channel: 'wholesale', amount: '1000000.25', occurred_on: '2024-05-31' })
-  await postPurchase(ctx, w.auth, { channel: 'wholesale', amount: '777.77', occurred_on: '2024-06-01' })
-  const voided = await postPurchase(ctx, w.auth, {
-    channel: 'wholesale',
-    amount: '999.99',
-    occurred_on: '2024-05-11',
-  })
-  await voidPurchase(ctx, adminAuth, voided)
-  await postPurchase(ctx, w.auth, { channel: 'enterprise', amount: '40000000.00', occurred_on: '2024-05-05' })
-  await postPurchase(ctx, m.auth, {
-    channel: 'market_sales',
-    amount: '1234567.89',
-    occurred_on: '2024-05-20',
-  })
-  await postPurchase(ctx, m.auth, {
-    channel: 'market_sales',
-    amount: '10000000.01',
-    occurred_on: '2024-03-03',
-    region_code: '653124',
-  })
-  await postPurchase(ctx, a.auth, { channel: 'canteen', amount: '50000.00', occurred_on: '2024-05-15' })
-  await postPurchase(ctx, b.auth, { channel: 'canteen', amount: '10000.00', occurred_on: '2024-02-02' })
-  await postPurchase(ctx, c.auth, { channel: 'canteen', amount: '1000.00', occurred_on: '2024-05-06' })
+  const records = await createEach(ctx, [
+    [w, 'wholesale', '10000000.00', '2024-01-15'],
+    [w, 'wholesale', '2500000.50', '2024-05-10'],
+    [w, 'wholesale', '1000000.25', '2024-05-31'],
+    [w, 'wholesale', '777.77', '2024-06-01'],
+    [w, 'wholesale', '999.99', '2024-05-11'], // voided below
+    [w, 'enterprise', '40000000.00', '2024-05-05'],
+    [m, 'market_sales', '1234567.89', '2024-05-20'],
+    [m, 'market_sales', '10000000.01', '2024-03-03', '653124'],
+    [a, 'canteen', '50000.00', '2024-05-15'],
+    [b, 'canteen', '10000.00', '2024-02-02'],
+    [c, 'canteen', '1000.00', '2024-05-06'],
+  ])
+  await voidPurchase(ctx, adminAuth, records[4]!.id)
   await putBudget(ctx, 2024, a.orgId, '820000.00') // reserved 82 000.00, bought 50 000.00 → below
   await putBudget(ctx, 2024, b.orgId, '100000.00') // reserved 10 000.00, bought 10 000.00 → met
 
@@ -107,19 +97,19 @@ t.test('monthly report', async (t) => {
       t.match(res.headers['content-type'], /^application\/json/)
       t.same(res.json(), expectedJson)
     }
-    const explicit = await getJson(ctx, '/v1/reports/monthly?year=2024&month=5&format=json')
+    const explicit = await getOk(ctx, '/v1/reports/monthly?year=2024&month=5&format=json')
     t.same(explicit, expectedJson)
   })
 
   t.test('a month with nothing recorded yet still lists every channel and county', async (t) => {
-    const dec = await getJson<typeof expectedJson>(ctx, '/v1/reports/monthly?year=2024&month=12')
+    const dec = await getOk<typeof expectedJson>(ctx, '/v1/reports/monthly?year=2024&month=12')
     t.same(
       dec.channels.map((ch) => [ch.channel, ch.month_amount, ch.month_count]),
       CHANNEL_ROWS.map(([ch]) => [ch, '0.00', 0]),
     )
     t.equal(dec.channels[0]!.ytd_amount, '13500778.52', 'June’s 777.77 is in the year to date')
     t.equal(dec.regions.length, 7)
-    const jan2023 = await getJson<typeof expectedJson>(ctx, '/v1/reports/monthly?year=2023&month=1')
+    const jan2023 = await getOk<typeof expectedJson>(ctx, '/v1/reports/monthly?year=2023&month=1')
     t.ok(
       jan2023.channels.every((ch) => ch.target === null && ch.progress === null),
       'no targets for 2023',

@@ -4,13 +4,14 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
-import { ADMIN_SECRET, bearer, freshDatabase, uniqueName } from '../helper.js'
+import { uniq } from '../factories.js'
+import { ADMIN_SECRET, bearer, freshDatabase } from '../helper.js'
 
 /** Writes through one app, closes it (and its database), then reads everything back through a new one. */
 async function restartKeepsData(t: Test, env: Record<string, string>) {
   const config = loadConfig({ ADMIN_API_KEY: ADMIN_SECRET, RATE_LIMIT_PER_MINUTE: '0', ...env })
   const admin = bearer(ADMIN_SECRET)
-  const name = uniqueName('persisted')
+  const name = uniq('persisted')
 
   const first = await buildApp({ config })
   const created = await first.inject({

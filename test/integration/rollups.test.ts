@@ -12,13 +12,12 @@ import { type SQL, sql } from 'drizzle-orm'
 import fc from 'fast-check'
 import t from 'tap'
 import { queryRows } from '../../src/db/client.js'
-import { buildTestApp, createOrgWithReporter } from '../helper.js'
-import { CHANNELS, postBatch, postPurchase, REGIONS, uniq, voidPurchase } from './purchases-helpers.js'
-import { FIXED_NOW } from './totals-support.js'
+import { postBatch, postPurchase, postVoid } from '../api.js'
+import { CHANNELS, createOrgWithReporter, REGIONS, uniq, yuan } from '../factories.js'
+import { buildTestApp, FIXED_NOW } from '../helper.js'
 
 const ctx = await buildTestApp(t, { now: FIXED_NOW }) // 2026-03-15: records dated up to then
 
-const yuan = (fen: bigint) => `${fen / 100n}.${(fen % 100n).toString().padStart(2, '0')}`
 const dateIn = (year: number, dayOfYear: number) =>
   new Date(Date.UTC(year, 0, dayOfYear)).toISOString().slice(0, 10)
 
@@ -194,7 +193,7 @@ t.test('every rollup equals the sums recomputed from the records, after random w
           for (const pick of op.picks) {
             if (active.length === 0) break
             const [id] = active.splice(pick % active.length, 1)
-            const res = await voidPurchase(ctx, ctx.adminAuth, id!)
+            const res = await postVoid(ctx, ctx.adminAuth, id!)
             assert.equal(res.statusCode, 200, res.body)
           }
         }

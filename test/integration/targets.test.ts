@@ -1,6 +1,6 @@
 import t from 'tap'
-import { buildTestApp, createKey, createOrgWithReporter } from '../helper.js'
-import { FIXED_NOW } from './totals-support.js'
+import { createKey, createOrgWithReporter } from '../factories.js'
+import { buildTestApp, FIXED_NOW } from '../helper.js'
 
 const SEEDED_2024 = [
   { channel: 'wholesale', kind: 'amount', value: '50000000.00', scope: 'district' },
@@ -13,7 +13,7 @@ const SEEDED_2024 = [
 t.test('targets', async (t) => {
   const ctx = await buildTestApp(t, { now: FIXED_NOW })
   const { app, adminAuth } = ctx
-  const finance = await createKey(ctx, 'finance')
+  const finance = (await createKey(ctx, 'finance')).auth
   const reporter = await createOrgWithReporter(ctx)
 
   t.test('2024 is seeded from the contract, readable by every role', async (t) => {

@@ -7,19 +7,13 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import t from 'tap'
-import { buildTestApp, createOrgWithReporter } from '../helper.js'
-import { FIXED_NOW, getJson, postPurchases, putBudget, voidPurchase } from './totals-support.js'
+import { createPurchases, getOk, putBudget, voidPurchase } from '../api.js'
+import { CHANNELS, createOrgWithReporter, fenOf, REGIONS, yuan } from '../factories.js'
+import { buildTestApp, FIXED_NOW } from '../helper.js'
 
-const CHANNELS = ['wholesale', 'union_welfare', 'enterprise', 'canteen', 'market_sales'] as const
-const REGIONS = ['530502', '530521', '530523', '530524', '530623', '530626', '653124'] as const
 const BUDGETS = ['500000.00', '12345.67'] // orgs 0 and 1 declare; 2 and 3 do not
 const RATIO_E4: Record<number, number | null> = { 2023: null, 2024: 1000, 2026: null }
 
-const fen = (s: string) => {
-  const [w, f = ''] = s.split('.')
-  return BigInt(w!) * 100n + BigInt(f.padEnd(2, '0'))
-}
-const yuan = (v: bigint) => `${v / 100n}.${(v % 100n).toString().padStart(2, '0')}`
 const pad = (n: number) => String(n).padStart(2, '0')
 const lastDay = (y: number, m: number) => new Date(Date.UTC(y, m, 0)).getUTCDate()
 const dateIn = (y: number, dayOfYear: number) =>
@@ -59,7 +53,7 @@ t.test('totals, breakdowns and the monthly report agree with each other and with
   ]
   const orgIds = orgs.map((o) => o.orgId)
   const names = new Map<string, string>()
-  for (const id of orgIds) names.set(id, (await getJson<{ name: string }>(ctx, `/v1/orgs/${id}`)).name)
+  for (const id of orgIds) names.set(id, (await getOk<{ name: string }>(ctx, `/v1/orgs/${id}`)).name)
   for (const year of [2023, 2024, 2026]) {
     for (const [i, total] of BUDGETS.entries()) await putBudget(ctx, year, orgIds[i]!, total)
   }
@@ -73,7 +67,7 @@ t.test('totals, breakdowns and the monthly report agree with each other and with
       const maxDay = c.year === 2026 ? 74 : daysInYear // FIXED_NOW is 2026-03-15, day 74
       const recs = c.records.map((r) => ({ ...r, date: dateIn(c.year, ((r.dayOfYear - 1) % maxDay) + 1) }))
       const asOf = dateIn(c.year, ((c.asOfDay - 1) % daysInYear) + 1)
-      const ids = await postPurchases(
+      const ids: string[] = await createPurchases(
         ctx,
         ctx.adminAuth,
         recs.map((r) => ({
@@ -83,7 +77,7 @@ t.test('totals, breakdowns and the monthly report agree with each other and with
           org_id: orgIds[r.org],
           region_code: REGIONS[r.region],
         })),
-      )
+      ).then((records) => records.map((p) => p.id))
       const live = new Set<string>(ids)
       try {
         for (const [i, r] of recs.entries()) {
@@ -97,7 +91,7 @@ t.test('totals, breakdowns and the monthly report agree with each other and with
         const counted = upTo(asOf)
 
         // --- GET /v1/totals against the records
-        const totals = await getJson<{
+        const totals = await getOk<{
           as_of: string
           grand_total: string
           channels: (Record<string, unknown> & {
@@ -127,7 +121,7 @@ t.test('totals, breakdowns and the monthly report agree with each other and with
           tally(recsIn.filter((r) => r.channel === 'canteen' && r.org === org)).fen
         const ratio = RATIO_E4[c.year] ?? null
         const reserved = BUDGETS.map((b) =>
-          ratio === null ? null : (fen(b) * BigInt(ratio) + 9_999n) / 10_000n,
+          ratio === null ? null : (fenOf(b) * BigInt(ratio) + 9_999n) / 10_000n,
         )
         assert.equal(canteen.units, BUDGETS.length)
         assert.equal(
@@ -141,10 +135,10 @@ t.test('totals, breakdowns and the monthly report agree with each other and with
 
         // --- every breakdown against the records, and adding up to the totals
         const breakdown = async (q: string) =>
-          (await getJson<{ rows: Row[] }>(ctx, `/v1/totals/breakdown?year=${c.year}&as_of=${asOf}&${q}`)).rows
+          (await getOk<{ rows: Row[] }>(ctx, `/v1/totals/breakdown?year=${c.year}&as_of=${asOf}&${q}`)).rows
         const asPairs = (rows: Row[]) => rows.map((r) => [r.key, r.total, r.count])
         const sumRows = (rows: Row[]) => [
-          yuan(rows.reduce((s, r) => s + fen(r.total), 0n)),
+          yuan(rows.reduce((s, r) => s + fenOf(r.total), 0n)),
           rows.reduce((n, r) => n + r.count, 0),
         ]
         const grand = [totals.grand_total, counted.length]
@@ -190,7 +184,7 @@ t.test('totals, breakdowns and the monthly report agree with each other and with
           const rows = await breakdown(`by=${by}&channel=${ch}`)
           assert.deepEqual(sumRows(rows), [channelTotal.total, channelTotal.count], `by=${by}&channel=${ch}`)
         }
-        const org0 = await getJson<{ grand_total: string }>(
+        const org0 = await getOk<{ grand_total: string }>(
           ctx,
           `/v1/totals?year=${c.year}&as_of=${asOf}&org_id=${orgIds[0]}`,
         )
@@ -200,7 +194,7 @@ t.test('totals, breakdowns and the monthly report agree with each other and with
         const monthEnd = `${c.year}-${pad(c.month)}-${pad(lastDay(c.year, c.month))}`
         const ytd = upTo(monthEnd)
         const inMonth = ytd.filter((r) => r.date.startsWith(`${c.year}-${pad(c.month)}`))
-        const report = await getJson<{
+        const report = await getOk<{
           channels: {
             channel: string
             month_amount: string
@@ -211,7 +205,7 @@ t.test('totals, breakdowns and the monthly report agree with each other and with
           regions: { region_code: string; month_amount: string; ytd_amount: string }[]
           canteen_units_below: { org_id: string; reserved: string; purchased: string }[]
         }>(ctx, `/v1/reports/monthly?year=${c.year}&month=${c.month}`)
-        const atMonthEnd = await getJson<{ channels: { channel: string; total: string; count: number }[] }>(
+        const atMonthEnd = await getOk<{ channels: { channel: string; total: string; count: number }[] }>(
           ctx,
           `/v1/totals?year=${c.year}&as_of=${monthEnd}`,
         )
@@ -246,7 +240,7 @@ t.test('totals, breakdowns and the monthly report agree with each other and with
       } finally {
         for (const id of live) await voidPurchase(ctx, ctx.adminAuth, id)
       }
-      const after = await getJson<{ grand_total: string }>(
+      const after = await getOk<{ grand_total: string }>(
         ctx,
         `/v1/totals?year=${c.year}&as_of=${c.year}-12-31`,
       )

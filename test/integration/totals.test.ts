@@ -1,6 +1,7 @@
 import t from 'tap'
-import { buildTestApp, createKey, createOrgWithReporter } from '../helper.js'
-import { FIXED_NOW, getJson, postPurchase, putBudget, putTargets, voidPurchase } from './totals-support.js'
+import { createEach, createPurchase, getOk, putBudget, putTargets, voidPurchase } from '../api.js'
+import { createKey, createOrgWithReporter } from '../factories.js'
+import { buildTestApp, FIXED_NOW } from '../helper.js'
 
 type Row = { key: string; label: string; total: string; count: number }
 type Channel = Record<string, unknown> & { channel: string; regions?: Record<string, unknown>[] }
@@ -19,7 +20,7 @@ const REGION_NAMES: [string, string][] = [
 t.test('totals and breakdowns, with hand-worked figures', async (t) => {
   const ctx = await buildTestApp(t, { now: FIXED_NOW }) // today = 2026-03-15 in Asia/Shanghai
   const { app, adminAuth } = ctx
-  const finance = await createKey(ctx, 'finance')
+  const finance = (await createKey(ctx, 'finance')).auth
   const w = await createOrgWithReporter(ctx, 'market') // wholesale buyer
   const u = await createOrgWithReporter(ctx, 'trade_union') // union welfare, over target
   const m = await createOrgWithReporter(ctx, 'market') // market sales
@@ -28,47 +29,28 @@ t.test('totals and breakdowns, with hand-worked figures', async (t) => {
   const c = await createOrgWithReporter(ctx, 'agency') // canteen purchases, no declaration
 
   // 2024 (366 days), seeded targets. Up to 2024-06-30 (182 days elapsed):
-  await postPurchase(ctx, w.auth, { channel: 'wholesale', amount: '10000000.00', occurred_on: '2024-01-15' })
-  await postPurchase(ctx, w.auth, { channel: 'wholesale', amount: '11250000.00', occurred_on: '2024-03-31' })
-  await postPurchase(ctx, w.auth, { channel: 'wholesale', amount: '10000000.00', occurred_on: '2024-06-10' })
-  const voided = await postPurchase(ctx, w.auth, {
-    channel: 'wholesale',
-    amount: '1000000.00',
-    occurred_on: '2024-06-20',
-  })
-  await voidPurchase(ctx, w.auth, voided)
-  await postPurchase(ctx, u.auth, {
-    channel: 'union_welfare',
-    amount: '6000000.00',
-    occurred_on: '2024-02-01',
-  })
-  await postPurchase(ctx, u.auth, {
-    channel: 'union_welfare',
-    amount: '6000000.00',
-    occurred_on: '2024-05-20',
-  })
-  await postPurchase(ctx, m.auth, {
-    channel: 'market_sales',
-    amount: '3000000.00',
-    occurred_on: '2024-04-15',
-  })
-  await postPurchase(ctx, m.auth, {
-    channel: 'market_sales',
-    amount: '12000000.00',
-    occurred_on: '2024-06-30',
-    region_code: '653124',
-  })
-  await postPurchase(ctx, a.auth, { channel: 'canteen', amount: '30000.00', occurred_on: '2024-03-10' })
-  await postPurchase(ctx, a.auth, { channel: 'canteen', amount: '20000.00', occurred_on: '2024-06-25' })
-  await postPurchase(ctx, b.auth, { channel: 'canteen', amount: '20000.00', occurred_on: '2024-05-01' })
-  await postPurchase(ctx, c.auth, { channel: 'canteen', amount: '5000.00', occurred_on: '2024-06-01' })
-  // after 2024-06-30:
-  await postPurchase(ctx, w.auth, { channel: 'wholesale', amount: '5000000.00', occurred_on: '2024-07-01' })
-  await postPurchase(ctx, a.auth, { channel: 'canteen', amount: '40000.00', occurred_on: '2024-07-05' })
+  const records = await createEach(ctx, [
+    [w, 'wholesale', '10000000.00', '2024-01-15'],
+    [w, 'wholesale', '11250000.00', '2024-03-31'],
+    [w, 'wholesale', '10000000.00', '2024-06-10'],
+    [w, 'wholesale', '1000000.00', '2024-06-20'], // voided below
+    [u, 'union_welfare', '6000000.00', '2024-02-01'],
+    [u, 'union_welfare', '6000000.00', '2024-05-20'],
+    [m, 'market_sales', '3000000.00', '2024-04-15'],
+    [m, 'market_sales', '12000000.00', '2024-06-30', '653124'],
+    [a, 'canteen', '30000.00', '2024-03-10'],
+    [a, 'canteen', '20000.00', '2024-06-25'],
+    [b, 'canteen', '20000.00', '2024-05-01'],
+    [c, 'canteen', '5000.00', '2024-06-01'],
+    // after 2024-06-30:
+    [w, 'wholesale', '5000000.00', '2024-07-01'],
+    [a, 'canteen', '40000.00', '2024-07-05'],
+  ])
+  await voidPurchase(ctx, w.auth, records[3]!.id)
   await putBudget(ctx, 2024, a.orgId, '820000.00') // reserved 82 000.00
   await putBudget(ctx, 2024, b.orgId, '123456.78') // reserved 12 345.68 (rounded up)
 
-  const totals = (query: string, auth = finance) => getJson<Totals>(ctx, `/v1/totals?${query}`, auth)
+  const totals = (query: string, auth = finance) => getOk<Totals>(ctx, `/v1/totals?${query}`, auth)
   const channel = (res: Totals, name: string) => res.channels.find((ch) => ch.channel === name)!
 
   t.test('2024 as of 30 June: 182 of 366 days', async (t) => {
@@ -212,12 +194,16 @@ t.test('totals and breakdowns, with hand-worked figures', async (t) => {
     await putTargets(ctx, 2025, [
       { channel: 'wholesale', kind: 'amount', value: '50000000.00', scope: 'district' },
     ])
-    await postPurchase(ctx, w.auth, {
+    await createPurchase(ctx, w.auth, {
       channel: 'wholesale',
       amount: '10000000.00',
       occurred_on: '2025-06-30',
     })
-    await postPurchase(ctx, u.auth, { channel: 'union_welfare', amount: '123.45', occurred_on: '2025-01-02' })
+    await createPurchase(ctx, u.auth, {
+      channel: 'union_welfare',
+      amount: '123.45',
+      occurred_on: '2025-01-02',
+    })
     const res = await totals('year=2025&as_of=2025-06-30')
     t.same(channel(res, 'wholesale'), {
       channel: 'wholesale',
@@ -259,7 +245,7 @@ t.test('totals and breakdowns, with hand-worked figures', async (t) => {
   })
 
   t.test('the current year defaults to today; a future year needs an as_of', async (t) => {
-    await postPurchase(ctx, w.auth, { channel: 'wholesale', amount: '1000.00', occurred_on: '2026-03-15' })
+    await createPurchase(ctx, w.auth, { channel: 'wholesale', amount: '1000.00', occurred_on: '2026-03-15' })
     const res = await totals('year=2026')
     t.equal(res.as_of, '2026-03-15')
     t.match(channel(res, 'wholesale'), { total: '1000.00', count: 1, target: null })
@@ -352,7 +338,7 @@ t.test('totals and breakdowns, with hand-worked figures', async (t) => {
   })
 
   const breakdown = (query: string) =>
-    getJson<{ year: number; by: string; as_of: string; rows: Row[] }>(
+    getOk<{ year: number; by: string; as_of: string; rows: Row[] }>(
       ctx,
       `/v1/totals/breakdown?${query}`,
       finance,
@@ -405,7 +391,7 @@ t.test('totals and breakdowns, with hand-worked figures', async (t) => {
     )
 
     const byOrg = await breakdown('year=2024&by=org&as_of=2024-06-30')
-    const name = async (id: string) => (await getJson<{ name: string }>(ctx, `/v1/orgs/${id}`)).name
+    const name = async (id: string) => (await getOk<{ name: string }>(ctx, `/v1/orgs/${id}`)).name
     t.same(byOrg.rows, [
       { key: w.orgId, label: await name(w.orgId), total: '31250000.00', count: 3 },
       { key: m.orgId, label: await name(m.orgId), total: '15000000.00', count: 2 },
