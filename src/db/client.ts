@@ -7,6 +7,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { PgDialect } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import pg from 'pg'
+import { asDbError, TransactionConflict } from './errors.js'
 import * as schema from './schema.js'
 
 type Schema = typeof schema
@@ -155,35 +156,17 @@ export async function queryRowSets<K extends string>(
   return row!
 }
 
-const RETRYABLE = new Set(['40001', '40P01']) // serialization failure, deadlock detected
-
 /** Runs `fn` in one transaction, retrying a few times when PostgreSQL aborts it for a deadlock. */
 export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction(fn)
     } catch (err) {
-      const code = pgErrorCode(err)
-      if (attempt >= 5 || !code || !RETRYABLE.has(code)) throw err
+      if (attempt >= 5 || !(asDbError(err) instanceof TransactionConflict)) throw err
       await new Promise((r) => setTimeout(r, attempt * 10 * Math.random()))
     }
   }
 }
 
-/** The SQLSTATE of a database error, looking through drizzle's wrapping (`cause`). */
-export function pgErrorCode(err: unknown): string | undefined {
-  for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
-  }
-  return undefined
-}
-
-/** The constraint a database error names, looking through drizzle's wrapping. */
-export function pgConstraint(err: unknown): string | undefined {
-  for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
-    const c = (e as { constraint?: unknown }).constraint
-    if (typeof c === 'string') return c
-  }
-  return undefined
-}
+// The purchases module reads these from here until it switches to `asDbError`.
+export { pgConstraint, pgErrorCode } from './errors.js'

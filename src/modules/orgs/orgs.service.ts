@@ -1,5 +1,6 @@
 import { decodeCursor, encodeCursor } from '../../cursor.js'
-import { type Db, inTransaction, pgConstraint, pgErrorCode, type Tx } from '../../db/client.js'
+import { type Db, inTransaction, type Tx } from '../../db/client.js'
+import { isUniqueViolation } from '../../db/errors.js'
 import { AppError, notFound } from '../../errors.js'
 import { appendAudit } from '../audit/audit.repository.js'
 import type { EffectResult } from '../idempotency/idempotency.js'
@@ -23,7 +24,7 @@ async function guardName<T>(name: string | undefined, fn: () => Promise<T>): Pro
   try {
     return await fn()
   } catch (err) {
-    if (name !== undefined && pgErrorCode(err) === '23505' && pgConstraint(err) === 'orgs_name_key') {
+    if (name !== undefined && isUniqueViolation(err, 'org_name')) {
       throw nameTaken(name)
     }
     throw err
