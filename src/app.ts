@@ -4,7 +4,7 @@ import type { Config } from './config.js'
 import { type Database, openDatabase } from './db/client.js'
 import { runMigrations } from './db/migrate.js'
 import type { Deps } from './deps.js'
-import { createApiKeysService } from './modules/api-keys/api-keys.service.js'
+import { createApiKeysService, createPrincipalLookup } from './modules/api-keys/api-keys.service.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { purgeExpiredIdempotencyKeys } from './modules/idempotency/idempotency.js'
 import { installAuth } from './plugins/auth.js'
@@ -60,7 +60,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(
     async (v1) => {
       // Authentication before rate limiting: the limit is per API key.
-      installAuth(v1, deps.database)
+      installAuth(v1, createPrincipalLookup(deps.database))
       await installRateLimit(v1, config.rateLimitPerMinute)
       for (const routes of v1Routes) {
         await v1.register(routes, { deps })

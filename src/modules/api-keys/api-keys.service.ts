@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { type Db, inTransaction, type Tx } from '../../db/client.js'
+import type { FindPrincipal, Principal } from '../../auth/principal.js'
+import { hashSecret } from '../../auth/secret.js'
+import { createBatcher } from '../../batcher.js'
+import { type Database, type Db, inTransaction, type Tx } from '../../db/client.js'
 import { notFound, validationFailed } from '../../errors.js'
-import { hashSecret } from '../../plugins/auth.js'
 import { appendAudit } from '../audit/audit.repository.js'
 import type { EffectResult } from '../idempotency/idempotency.js'
 import { orgsRepository } from '../orgs/orgs.repository.js'
@@ -22,6 +24,24 @@ export function toApiKeyOut(row: ApiKeyRow): ApiKeyOut {
     created_at: row.createdAt.toISOString(),
     revoked_at: row.revokedAt?.toISOString() ?? null,
   }
+}
+
+/**
+ * Looks keys up by the hash of their secret. Every request asks the database, never a cache, so a revoked
+ * key is refused by every instance at once. Concurrent requests share one lookup (see `createBatcher`: a
+ * request is always answered by a lookup that started after it arrived), so a busy instance pays one round
+ * trip for many requests.
+ */
+export function createPrincipalLookup(database: Database): FindPrincipal {
+  const lookup = createBatcher<string, Principal | null>(
+    async (hashes) => {
+      const rows = await repo.principalsByHash(database.db, hashes)
+      const byHash = new Map(rows.map(({ hash, ...principal }) => [hash, principal]))
+      return hashes.map((h) => ({ ok: true, value: byHash.get(h) ?? null }))
+    },
+    { maxBatch: 64, maxInFlight: database.batchSlots },
+  )
+  return (secret) => lookup(hashSecret(secret))
 }
 
 export function createApiKeysService(deps: { db: Db }) {

@@ -1,7 +1,7 @@
 import { PassThrough, Readable } from 'node:stream'
+import type { Principal } from '../../auth/principal.js'
 import { shanghaiToday } from '../../dates.js'
 import type { Database } from '../../db/client.js'
-import type { Principal } from '../../plugins/auth.js'
 import { CHANNEL_LABELS, type Channel } from '../../schemas.js'
 import type { PurchaseFilters } from './purchases.schemas.js'
 import { scopeFilters } from './purchases.service.js'

@@ -1,10 +1,10 @@
+import type { Principal } from '../../auth/principal.js'
 import { createBatcher, type Settled, settle } from '../../batcher.js'
 import { decodeCursor, encodeCursor } from '../../cursor.js'
 import { isCalendarDate, shanghaiToday } from '../../dates.js'
 import { type Database, type Db, type Executor, pgConstraint, pgErrorCode } from '../../db/client.js'
 import { AppError, type FieldError, forbidden, notFound, validationFailed } from '../../errors.js'
 import { formatMoney, parseMoney } from '../../money.js'
-import type { Principal } from '../../plugins/auth.js'
 import { uuidSchema } from '../../schemas.js'
 import { appendAudit } from '../audit/audit.repository.js'
 import {
