@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Deps } from '../../deps.js'
+import { idempotentRequestOf, sendOutcome } from '../../http/idempotent-request.js'
+import { runIdempotent } from '../../idempotency/idempotency.js'
 import { errorResponses, idParams } from '../../schemas.js'
-import { idempotentRequestOf, runIdempotent, sendOutcome } from '../idempotency/idempotency.js'
 import { apiKeyList, createApiKeyBody, createdApiKeySchema } from './api-keys.schemas.js'
 import { createApiKeysService } from './api-keys.service.js'
 

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Deps } from '../../deps.js'
+import { idempotentRequestOf, sendOutcome } from '../../http/idempotent-request.js'
+import { runIdempotent } from '../../idempotency/idempotency.js'
 import { errorResponses, idParams } from '../../schemas.js'
-import { idempotentRequestOf, runIdempotent, sendOutcome } from '../idempotency/idempotency.js'
 import { createOrgBody, listOrgsQuery, orgPage, orgSchema, patchOrgBody } from './orgs.schemas.js'
 import { createOrgsService } from './orgs.service.js'
 

@@ -2,8 +2,12 @@ import type { Principal } from '../../auth/principal.js'
 import { shanghaiToday } from '../../dates.js'
 import { type Db, type Executor, pgConstraint, pgErrorCode } from '../../db/client.js'
 import { AppError, type FieldError, forbidden, validationFailed } from '../../errors.js'
+import {
+  type IdempotentOutcome,
+  type IdempotentRequest,
+  runIdempotent,
+} from '../../idempotency/idempotency.js'
 import { formatMoney } from '../../money.js'
-import { type IdempotentOutcome, type IdempotentRequest, runIdempotent } from '../idempotency/idempotency.js'
 import { INSERT_CHUNK, purchasesRepository as repo } from './purchases.repository.js'
 import { type CreatePurchaseInput, createPurchaseBody } from './purchases.schemas.js'
 import {

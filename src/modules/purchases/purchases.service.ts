@@ -4,15 +4,15 @@ import { decodeCursor, encodeCursor } from '../../cursor.js'
 import { isCalendarDate, shanghaiToday } from '../../dates.js'
 import { type Database, type Db, type Executor, pgConstraint, pgErrorCode } from '../../db/client.js'
 import { AppError, type FieldError, forbidden, notFound, validationFailed } from '../../errors.js'
-import { formatMoney, parseMoney } from '../../money.js'
-import { uuidSchema } from '../../schemas.js'
-import { appendAudit } from '../audit/audit.repository.js'
 import {
   type IdempotentOutcome,
   type IdempotentRequest,
   idempotencyKeyReused,
   runIdempotent,
-} from '../idempotency/idempotency.js'
+} from '../../idempotency/idempotency.js'
+import { formatMoney, parseMoney } from '../../money.js'
+import { uuidSchema } from '../../schemas.js'
+import { appendAudit } from '../audit/audit.repository.js'
 import {
   type CheckedInsert,
   type CheckedInsertOutcome,

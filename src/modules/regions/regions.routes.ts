@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Deps } from '../../deps.js'
+import { idempotentRequestOf, sendOutcome } from '../../http/idempotent-request.js'
+import { runIdempotent } from '../../idempotency/idempotency.js'
 import { errorResponses } from '../../schemas.js'
-import { idempotentRequestOf, runIdempotent, sendOutcome } from '../idempotency/idempotency.js'
 import { createRegionBody, regionList, regionSchema } from './regions.schemas.js'
 import { createRegionsService } from './regions.service.js'
 

@@ -1,7 +1,7 @@
 import type { Db, Tx } from '../../db/client.js'
 import { conflict } from '../../errors.js'
+import type { EffectResult } from '../../idempotency/idempotency.js'
 import { appendAudit } from '../audit/audit.repository.js'
-import type { EffectResult } from '../idempotency/idempotency.js'
 import { type RegionRow, regionsRepository as repo } from './regions.repository.js'
 import type { RegionOut } from './regions.schemas.js'
 
