@@ -72,11 +72,11 @@ export async function createOrgWithReporter(
 ): Promise<{ orgId: string; auth: { authorization: string }; keyId: string }> {
   const db = ctx.database.db
   return inTransaction(db, async (tx) => {
-    const org = await createOrgsService({ db }).create(tx, null as unknown as string, {
+    const org = await createOrgsService({ db }).createIn(tx, null as unknown as string, {
       name: `org-${randomBytes(6).toString('hex')}`,
       kind,
     })
-    const key = await createApiKeysService({ db }).create(tx, null, {
+    const key = await createApiKeysService({ db }).createIn(tx, null, {
       name: 'reporter',
       role: 'reporter',
       org_id: org.body.id,
@@ -88,7 +88,7 @@ export async function createOrgWithReporter(
 export async function createKey(ctx: TestApp, role: 'admin' | 'finance'): Promise<{ authorization: string }> {
   const db = ctx.database.db
   const key = await inTransaction(db, (tx) =>
-    createApiKeysService({ db }).create(tx, null, { name: role, role }),
+    createApiKeysService({ db }).createIn(tx, null, { name: role, role }),
   )
   return bearer(key.body.secret)
 }
@@ -104,7 +104,7 @@ export const uniqueName = (prefix = 'org') => `${prefix}-${randomBytes(6).toStri
 export async function createOrg(ctx: TestApp, kind = 'agency', name = uniqueName()): Promise<string> {
   const db = ctx.database.db
   const org = await inTransaction(db, (tx) =>
-    createOrgsService({ db }).create(tx, null as unknown as string, { name, kind }),
+    createOrgsService({ db }).createIn(tx, null as unknown as string, { name, kind }),
   )
   return org.body.id
 }
@@ -117,7 +117,7 @@ export async function createKeyFor(
 ): Promise<{ keyId: string; secret: string; auth: { authorization: string } }> {
   const db = ctx.database.db
   const key = await inTransaction(db, (tx) =>
-    createApiKeysService({ db }).create(tx, null, { name: role, role, org_id: orgId }),
+    createApiKeysService({ db }).createIn(tx, null, { name: role, role, org_id: orgId }),
   )
   return { keyId: key.body.id, secret: key.body.secret, auth: bearer(key.body.secret) }
 }

@@ -4,7 +4,7 @@ import { hashSecret } from '../../auth/secret.js'
 import { createBatcher } from '../../batcher.js'
 import { type Database, type Db, inTransaction, type Tx } from '../../db/client.js'
 import { notFound, validationFailed } from '../../errors.js'
-import type { EffectResult } from '../../idempotency/idempotency.js'
+import { type EffectResult, type IdempotentRequest, runIdempotent } from '../../idempotency/idempotency.js'
 import { appendAudit } from '../audit/audit.repository.js'
 import { orgsRepository } from '../orgs/orgs.repository.js'
 import { type ApiKeyRow, apiKeysRepository as repo } from './api-keys.repository.js'
@@ -24,6 +24,33 @@ export function toApiKeyOut(row: ApiKeyRow): ApiKeyOut {
     created_at: row.createdAt.toISOString(),
     revoked_at: row.revokedAt?.toISOString() ?? null,
   }
+}
+
+/** Creates a key and returns its secret once; the audit row never holds the secret. */
+async function createIn(
+  tx: Tx,
+  actorKeyId: string | null,
+  input: { name: string; role: ApiKeyOut['role']; org_id?: string },
+): Promise<EffectResult<ApiKeyOut & { secret: string }>> {
+  if (input.org_id && !(await orgsRepository.findById(tx, input.org_id))) {
+    throw validationFailed([{ path: '/org_id', message: 'no such org' }])
+  }
+  const secret = generateSecret()
+  const row = await repo.insert(tx, {
+    name: input.name,
+    role: input.role,
+    orgId: input.org_id ?? null,
+    keyHash: hashSecret(secret),
+  })
+  const key = toApiKeyOut(row)
+  await appendAudit(tx, {
+    actorKeyId,
+    action: 'api_key.created',
+    entity: 'api_key',
+    entityId: key.id,
+    after: key,
+  })
+  return { status: 201, body: { ...key, secret } }
 }
 
 /**
@@ -46,32 +73,14 @@ export function createPrincipalLookup(database: Database): FindPrincipal {
 
 export function createApiKeysService(deps: { db: Db }) {
   return {
-    /** Creates a key and returns its secret once; the audit row never holds the secret. */
-    async create(
-      tx: Tx,
+    /** Creates a key. With an Idempotency-Key, a repeat of the request replays the first answer. */
+    create: (
+      idem: IdempotentRequest,
       actorKeyId: string | null,
       input: { name: string; role: ApiKeyOut['role']; org_id?: string },
-    ): Promise<EffectResult<ApiKeyOut & { secret: string }>> {
-      if (input.org_id && !(await orgsRepository.findById(tx, input.org_id))) {
-        throw validationFailed([{ path: '/org_id', message: 'no such org' }])
-      }
-      const secret = generateSecret()
-      const row = await repo.insert(tx, {
-        name: input.name,
-        role: input.role,
-        orgId: input.org_id ?? null,
-        keyHash: hashSecret(secret),
-      })
-      const key = toApiKeyOut(row)
-      await appendAudit(tx, {
-        actorKeyId,
-        action: 'api_key.created',
-        entity: 'api_key',
-        entityId: key.id,
-        after: key,
-      })
-      return { status: 201, body: { ...key, secret } }
-    },
+    ) => runIdempotent(deps.db, idem, (tx) => createIn(tx, actorKeyId, input)),
+    /** `create`'s effect in the caller's transaction (the CLI and test fixtures compose several). */
+    createIn,
 
     async list() {
       return { items: (await repo.all(deps.db)).map(toApiKeyOut) }

@@ -2,7 +2,7 @@ import { decodeCursor, encodeCursor } from '../../cursor.js'
 import { type Db, inTransaction, type Tx } from '../../db/client.js'
 import { isUniqueViolation } from '../../db/errors.js'
 import { AppError, notFound } from '../../errors.js'
-import type { EffectResult } from '../../idempotency/idempotency.js'
+import { type EffectResult, type IdempotentRequest, runIdempotent } from '../../idempotency/idempotency.js'
 import { appendAudit } from '../audit/audit.repository.js'
 import { type OrgRow, orgsRepository as repo } from './orgs.repository.js'
 import type { OrgOut } from './orgs.schemas.js'
@@ -31,24 +31,31 @@ async function guardName<T>(name: string | undefined, fn: () => Promise<T>): Pro
   }
 }
 
+/** Creates an org and its audit row in `tx`; a taken name is a 409. */
+async function createIn(
+  tx: Tx,
+  actorKeyId: string,
+  input: { name: string; kind: string },
+): Promise<EffectResult<OrgOut>> {
+  if (await repo.findByName(tx, input.name)) throw nameTaken(input.name)
+  const org = toOrgOut(await guardName(input.name, () => repo.insert(tx, input)))
+  await appendAudit(tx, {
+    actorKeyId,
+    action: 'org.created',
+    entity: 'org',
+    entityId: org.id,
+    after: org,
+  })
+  return { status: 201, body: org }
+}
+
 export function createOrgsService(deps: { db: Db }) {
   return {
-    async create(
-      tx: Tx,
-      actorKeyId: string,
-      input: { name: string; kind: string },
-    ): Promise<EffectResult<OrgOut>> {
-      if (await repo.findByName(tx, input.name)) throw nameTaken(input.name)
-      const org = toOrgOut(await guardName(input.name, () => repo.insert(tx, input)))
-      await appendAudit(tx, {
-        actorKeyId,
-        action: 'org.created',
-        entity: 'org',
-        entityId: org.id,
-        after: org,
-      })
-      return { status: 201, body: org }
-    },
+    /** Creates an org. With an Idempotency-Key, a repeat of the request replays the first answer. */
+    create: (idem: IdempotentRequest, actorKeyId: string, input: { name: string; kind: string }) =>
+      runIdempotent(deps.db, idem, (tx) => createIn(tx, actorKeyId, input)),
+    /** `create`'s effect in the caller's transaction (the CLI and test fixtures compose several). */
+    createIn,
 
     async get(id: string): Promise<OrgOut> {
       const row = await repo.findById(deps.db, id)
