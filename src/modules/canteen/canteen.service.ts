@@ -2,7 +2,7 @@ import type { Principal } from '../../auth/principal.js'
 import { shanghaiToday } from '../../dates.js'
 import { type Db, type Executor, inTransaction } from '../../db/client.js'
 import { forbidden, notFound } from '../../errors.js'
-import { formatMoney } from '../../money.js'
+import { formatMoney, formatMoneyOrNull } from '../../money.js'
 import { appendAudit } from '../audit/audit.repository.js'
 import { orgsRepository } from '../orgs/orgs.repository.js'
 import { loadYearTargets } from '../targets/targets.service.js'
@@ -109,14 +109,12 @@ export function canteenUnitsOf(input: {
   )
 }
 
-const money = (fen: bigint | null) => (fen === null ? null : formatMoney(fen))
-
 export function toCanteenUnitOut(u: CanteenUnit): CanteenUnitOut {
   return {
     org_id: u.orgId,
     org_name: u.orgName,
-    canteen_total: money(u.canteenTotalFen),
-    reserved: money(u.reservedFen),
+    canteen_total: formatMoneyOrNull(u.canteenTotalFen),
+    reserved: formatMoneyOrNull(u.reservedFen),
     purchased: formatMoney(u.purchasedFen),
     share: u.share,
     met: u.met,

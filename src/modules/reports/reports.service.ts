@@ -1,6 +1,6 @@
 import { lastDayOfMonth, shanghaiToday } from '../../dates.js'
 import type { Db } from '../../db/client.js'
-import { formatMoney } from '../../money.js'
+import { formatMoney, formatMoneyOrNull } from '../../money.js'
 import { CHANNELS } from '../../schemas.js'
 import { loadCanteenUnits } from '../canteen/canteen.service.js'
 import { regionsRepository } from '../regions/regions.repository.js'
@@ -9,8 +9,6 @@ import { progress, rollupPlan } from '../totals/totals.domain.js'
 import { sumBy } from '../totals/totals.repository.js'
 import { readSnapshot } from '../totals/totals.service.js'
 import type { MonthlyReport } from './reports.schemas.js'
-
-const money = (fen: bigint | null) => (fen === null ? null : formatMoney(fen))
 
 type Sum = { fen: bigint; count: number }
 const add = (map: Map<string, Sum>, key: string, fen: bigint, count: number) => {
@@ -70,7 +68,7 @@ export function createReportsService(deps: { db: Db; now: () => Date }) {
               month_count: m.count,
               ytd_amount: formatMoney(y.fen),
               ytd_count: y.count,
-              target: money(target),
+              target: formatMoneyOrNull(target),
               progress: progress(y.fen, target),
             }
           }),
@@ -81,7 +79,7 @@ export function createReportsService(deps: { db: Db; now: () => Date }) {
               name: region.name,
               month_amount: formatMoney((marketMonth.get(region.code) ?? zero).fen),
               ytd_amount: formatMoney(y.fen),
-              target: money(perRegion),
+              target: formatMoneyOrNull(perRegion),
               progress: progress(y.fen, perRegion),
             }
           }),

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import { shanghaiToday } from '../../dates.js'
 import { type Db, queryRowSets, type Tx } from '../../db/client.js'
 import { validationFailed } from '../../errors.js'
-import { formatMoney, formatRatioE4, ratio } from '../../money.js'
+import { formatMoney, formatMoneyOrNull, formatRatioE4, ratio } from '../../money.js'
 import { CHANNEL_LABELS, CHANNELS, type Channel } from '../../schemas.js'
 import { canteenRepository } from '../canteen/canteen.repository.js'
 import { canteenUnitsOf } from '../canteen/canteen.service.js'
@@ -18,17 +18,15 @@ import type {
   TotalsQuery,
 } from './totals.schemas.js'
 
-const money = (fen: bigint | null) => (fen === null ? null : formatMoney(fen))
-
 /** total, count, target, progress, remaining and pace of one channel or county, formatted for the API. */
 export function paceFigures(totalFen: bigint, count: number, targetFen: bigint | null, asOf: string) {
   const p = pace(totalFen, targetFen, asOf)
   return {
     total: formatMoney(totalFen),
     count,
-    target: money(targetFen),
+    target: formatMoneyOrNull(targetFen),
     progress: progress(totalFen, targetFen),
-    remaining: money(remaining(totalFen, targetFen)),
+    remaining: formatMoneyOrNull(remaining(totalFen, targetFen)),
     expected_by_now: p ? formatMoney(p.expectedByNow) : null,
     on_track: p ? p.onTrack : null,
     projected_year_end: p ? formatMoney(p.projectedYearEnd) : null,
@@ -147,7 +145,7 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
             ...paceFigures(fen, count, reserved !== null && reserved > 0n ? reserved : null, asOf),
             target_share: ratioE4 === null ? null : formatRatioE4(ratioE4),
             canteen_total: formatMoney(canteenTotal),
-            reserved: money(reserved),
+            reserved: formatMoneyOrNull(reserved),
             share: ratio(fen, canteenTotal),
             units: declared.length,
             units_met: ratioE4 === null ? null : declared.filter((u) => u.met).length,
