@@ -168,5 +168,13 @@ export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Prom
   }
 }
 
+/**
+ * Runs reads in one REPEATABLE READ, read-only transaction, so every figure of a response comes from the
+ * same snapshot (a purchase committed half-way through cannot make two figures disagree).
+ */
+export function readSnapshot<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction(fn, { isolationLevel: 'repeatable read', accessMode: 'read only' })
+}
+
 // The purchases module reads these from here until it switches to `asDbError`.
 export { pgConstraint, pgErrorCode } from './errors.js'

@@ -5,8 +5,8 @@ import { createBatcher } from '../../batcher.js'
 import { type Database, type Db, inTransaction, type Tx } from '../../db/client.js'
 import { notFound, validationFailed } from '../../errors.js'
 import { type EffectResult, type IdempotentRequest, runIdempotent } from '../../idempotency/idempotency.js'
-import { appendAudit } from '../audit/audit.repository.js'
-import { orgsRepository } from '../orgs/orgs.repository.js'
+import { appendAudit } from '../audit/index.js'
+import { orgExists } from '../orgs/index.js'
 import { type ApiKeyRow, apiKeysRepository as repo } from './api-keys.repository.js'
 import type { ApiKeyOut } from './api-keys.schemas.js'
 
@@ -32,7 +32,7 @@ async function createIn(
   actorKeyId: string | null,
   input: { name: string; role: ApiKeyOut['role']; org_id?: string },
 ): Promise<EffectResult<ApiKeyOut & { secret: string }>> {
-  if (input.org_id && !(await orgsRepository.findById(tx, input.org_id))) {
+  if (input.org_id && !(await orgExists(tx, input.org_id))) {
     throw validationFailed([{ path: '/org_id', message: 'no such org' }])
   }
   const secret = generateSecret()

@@ -1,9 +1,9 @@
 import { decodeCursor, encodeCursor } from '../../cursor.js'
-import { type Db, inTransaction, type Tx } from '../../db/client.js'
+import { type Db, type Executor, inTransaction, type Tx } from '../../db/client.js'
 import { isUniqueViolation } from '../../db/errors.js'
 import { AppError, notFound } from '../../errors.js'
 import { type EffectResult, type IdempotentRequest, runIdempotent } from '../../idempotency/idempotency.js'
-import { appendAudit } from '../audit/audit.repository.js'
+import { appendAudit } from '../audit/index.js'
 import { type OrgRow, orgsRepository as repo } from './orgs.repository.js'
 import type { OrgOut } from './orgs.schemas.js'
 
@@ -14,6 +14,16 @@ export function toOrgOut(row: OrgRow): OrgOut {
     kind: row.kind as OrgOut['kind'],
     created_at: row.createdAt.toISOString(),
   }
+}
+
+/** Whether an org with this id exists. */
+export async function orgExists(ex: Executor, id: string): Promise<boolean> {
+  return (await repo.findById(ex, id)) !== undefined
+}
+
+/** Names of the given orgs, by id (unknown ids are left out). */
+export function orgNames(ex: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+  return repo.namesById(ex, ids)
 }
 
 const nameTaken = (name: string) =>
