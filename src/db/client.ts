@@ -42,41 +42,42 @@ export interface DatabaseOptions {
   onPoolError?: (err: Error) => void
 }
 
-export function openDatabase(opts: DatabaseOptions): Database {
-  if (opts.databaseUrl) {
-    const pool = new pg.Pool({
-      connectionString: opts.databaseUrl,
-      max: opts.poolMax ?? 20,
-      connectionTimeoutMillis: 5_000,
-      // A statement never hangs forever on a lock or a half-dead server.
-      statement_timeout: 30_000,
-    })
-    // Idle clients that lose their server emit 'error'; without a listener that would crash the process.
-    pool.on('error', (err) => opts.onPoolError?.(err))
-    // A client checked out of the pool has no pool listener: if its server connection dies between two
-    // queries of a transaction (backend terminated, database restarting), pg emits 'error' on the client,
-    // and an 'error' event nobody listens to kills the process. The failure still surfaces where it
-    // matters — the client's next query fails (→ 503) and the pool discards it on release — so this
-    // listener only keeps the process alive.
-    pool.on('connect', (client) => client.on('error', () => {}))
-    const db = drizzlePg(pool, { schema }) as unknown as Db
-    return {
-      kind: 'pg',
-      db,
-      pool,
-      batchSlots: 4,
-      async ping() {
-        await pool.query('select 1')
-      },
-      async close() {
-        await pool.end()
-      },
-    }
+function openPostgres(databaseUrl: string, opts: DatabaseOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: opts.poolMax ?? 20,
+    connectionTimeoutMillis: 5_000,
+    // A statement never hangs forever on a lock or a half-dead server.
+    statement_timeout: 30_000,
+  })
+  // Idle clients that lose their server emit 'error'; without a listener that would crash the process.
+  pool.on('error', (err) => opts.onPoolError?.(err))
+  // A client checked out of the pool has no pool listener: if its server connection dies between two
+  // queries of a transaction (backend terminated, database restarting), pg emits 'error' on the client,
+  // and an 'error' event nobody listens to kills the process. The failure still surfaces where it
+  // matters — the client's next query fails (→ 503) and the pool discards it on release — so this
+  // listener only keeps the process alive.
+  pool.on('connect', (client) => client.on('error', () => {}))
+  const db = drizzlePg(pool, { schema }) as unknown as Db
+  return {
+    kind: 'pg',
+    db,
+    pool,
+    batchSlots: 4,
+    async ping() {
+      await pool.query('select 1')
+    },
+    async close() {
+      await pool.end()
+    },
   }
-  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true })
+}
+
+function openPglite(dataDir: string | undefined): Database {
+  if (dataDir) mkdirSync(dataDir, { recursive: true })
   // int8 comes back as a string, as with pg: a JS number would round sums above 2^53 fen.
   const pgliteOptions = { parsers: { [types.INT8]: (value: string) => value } }
-  const pglite = opts.dataDir ? new PGlite(opts.dataDir, pgliteOptions) : new PGlite(pgliteOptions)
+  const pglite = dataDir ? new PGlite(dataDir, pgliteOptions) : new PGlite(pgliteOptions)
   const db = drizzlePglite(pglite, { schema }) as unknown as Db
   return {
     kind: 'pglite',
@@ -90,6 +91,11 @@ export function openDatabase(opts: DatabaseOptions): Database {
       await pglite.close()
     },
   }
+}
+
+/** PostgreSQL when a URL is given, else embedded PGlite (in memory without a data directory). */
+export function openDatabase(opts: DatabaseOptions): Database {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts) : openPglite(opts.dataDir)
 }
 
 /** Runs a raw SQL query and returns its rows (both drivers return `{ rows }`). */

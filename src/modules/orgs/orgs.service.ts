@@ -26,6 +26,17 @@ export function orgNames(ex: Executor, ids: readonly string[]): Promise<Map<stri
   return repo.namesById(ex, ids)
 }
 
+/** The org name a list cursor continues after: text PostgreSQL can compare (no NUL), no longer than a name may be. */
+function afterNameOf(cursor: string): string {
+  const [name] = decodeCursor(
+    cursor,
+    'orgs',
+    1,
+    ([p]) => typeof p === 'string' && p.length <= 200 && !p.includes('\0'),
+  )
+  return String(name)
+}
+
 const nameTaken = (name: string) =>
   new AppError('conflict', 409, `An organization named "${name}" already exists.`)
 
@@ -100,18 +111,7 @@ export function createOrgsService(deps: { db: Db }) {
     },
 
     async list(limit: number, cursor: string | undefined) {
-      const after =
-        cursor === undefined
-          ? undefined
-          : String(
-              // An org name: text PostgreSQL can compare (no NUL), no longer than a name may be.
-              decodeCursor(
-                cursor,
-                'orgs',
-                1,
-                ([p]) => typeof p === 'string' && p.length <= 200 && !p.includes('\0'),
-              )[0],
-            )
+      const after = cursor === undefined ? undefined : afterNameOf(cursor)
       const rows = await repo.listAfter(deps.db, after, limit + 1)
       const items = rows.slice(0, limit).map(toOrgOut)
       const next = rows.length > limit ? encodeCursor([items[items.length - 1]!.name], 'orgs') : null

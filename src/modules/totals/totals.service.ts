@@ -189,25 +189,25 @@ function breakdownRows(
   return orgRows(found, row)
 }
 
-export function createTotalsService(deps: { db: Db; now: () => Date }) {
-  /**
-   * Today, the request's as_of (given, or its default) and the rollup plan, from one reading of the clock:
-   * the as_of default, the plan and the year-rollup choice all judge the same day.
-   */
-  function datesOf(year: number, asOfGiven: string | undefined) {
-    const today = shanghaiToday(deps.now())
-    const asOf = resolveAsOf(year, asOfGiven, today)
-    if (typeof asOf !== 'string') {
-      throw validationFailed([
-        { path: asOfGiven === undefined ? '/querystring/year' : '/querystring/as_of', message: asOf.error },
-      ])
-    }
-    return { today, asOf, plan: rollupPlan(asOf, today) }
+/**
+ * Today, the request's as_of (given, or its default) and the rollup plan, from one reading of the clock:
+ * the as_of default, the plan and the year-rollup choice all judge the same day.
+ */
+function datesOf(now: Date, year: number, asOfGiven: string | undefined) {
+  const today = shanghaiToday(now)
+  const asOf = resolveAsOf(year, asOfGiven, today)
+  if (typeof asOf !== 'string') {
+    throw validationFailed([
+      { path: asOfGiven === undefined ? '/querystring/year' : '/querystring/as_of', message: asOf.error },
+    ])
   }
+  return { today, asOf, plan: rollupPlan(asOf, today) }
+}
 
+export function createTotalsService(deps: { db: Db; now: () => Date }) {
   return {
     async totals(q: TotalsQuery): Promise<TotalsOut> {
-      const { today, asOf, plan } = datesOf(q.year, q.as_of)
+      const { today, asOf, plan } = datesOf(deps.now(), q.year, q.as_of)
       const wholeYear = q.org_id === undefined && coversWholeYear(asOf, today)
       const sets = await readRowSets(deps.db, totalsReads(q, plan, wholeYear))
       if (sets.org.length === 0) throw noSuchOrg()
@@ -237,7 +237,7 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
     },
 
     async breakdown(q: BreakdownQuery): Promise<BreakdownOut> {
-      const { today, asOf, plan } = datesOf(q.year, q.as_of)
+      const { today, asOf, plan } = datesOf(deps.now(), q.year, q.as_of)
       const dim = BREAKDOWN_DIMS[q.by]
       const sets = await readRowSets(deps.db, breakdownReads(q, dim, plan, coversWholeYear(asOf, today)))
       if (sets.org.length === 0) throw noSuchOrg()
