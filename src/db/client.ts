@@ -59,18 +59,8 @@ function openPostgres(databaseUrl: string, opts: DatabaseOptions): Database {
   // listener only keeps the process alive.
   pool.on('connect', (client) => client.on('error', () => {}))
   const db = drizzlePg(pool, { schema }) as unknown as Db
-  return {
-    kind: 'pg',
-    db,
-    pool,
-    batchSlots: 4,
-    async ping() {
-      await pool.query('select 1')
-    },
-    async close() {
-      await pool.end()
-    },
-  }
+  const ping = () => pool.query('select 1').then(() => {})
+  return { kind: 'pg', db, pool, batchSlots: 4, ping, close: () => pool.end() }
 }
 
 function openPglite(dataDir: string | undefined): Database {
@@ -79,18 +69,8 @@ function openPglite(dataDir: string | undefined): Database {
   const pgliteOptions = { parsers: { [types.INT8]: (value: string) => value } }
   const pglite = dataDir ? new PGlite(dataDir, pgliteOptions) : new PGlite(pgliteOptions)
   const db = drizzlePglite(pglite, { schema }) as unknown as Db
-  return {
-    kind: 'pglite',
-    db,
-    pglite,
-    batchSlots: 1,
-    async ping() {
-      await pglite.query('select 1')
-    },
-    async close() {
-      await pglite.close()
-    },
-  }
+  const ping = () => pglite.query('select 1').then(() => {})
+  return { kind: 'pglite', db, pglite, batchSlots: 1, ping, close: () => pglite.close() }
 }
 
 /** PostgreSQL when a URL is given, else embedded PGlite (in memory without a data directory). */
