@@ -51,7 +51,7 @@ const dimList = (dims: readonly SumDim[]) =>
     sql`, `,
   )
 
-/** The rows of the plan's period that `filter` narrows to: whole months from the rollup, the partial one from purchases. */
+/** The period's rows `filter` narrows to: whole months from the rollup, a partial one from the records. */
 function periodSources(filter: SumFilter): SQL[] {
   const { plan, orgId, channel } = filter
   const fromMonth = filter.fromMonth ?? 1

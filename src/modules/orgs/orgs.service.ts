@@ -26,7 +26,7 @@ export function orgNames(ex: Executor, ids: readonly string[]): Promise<Map<stri
   return repo.namesById(ex, ids)
 }
 
-/** The org name a list cursor continues after: text PostgreSQL can compare (no NUL), no longer than a name may be. */
+/** The org name a list cursor continues after: comparable text (no NUL), at most a name's length. */
 function afterNameOf(cursor: string): string {
   const [name] = decodeCursor(
     cursor,

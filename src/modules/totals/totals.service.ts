@@ -119,20 +119,21 @@ function channelTotals(channel: Channel, input: TotalsInput): ChannelTotalsOut {
 
 /** The canteen channel from its per-org rows, the others (and market sales per region) from the sums. */
 function channelSums(rows: SumRow[], canteenByOrg: SumRow[]) {
-  const byChannel = new Map([['canteen', totalOf(canteenByOrg)]])
-  for (const [channel, s] of sumsByKey(
+  const others = sumsByKey(
     rows.filter((r) => r.channel !== 'canteen'),
     (r) => r.channel!,
-  )) {
-    byChannel.set(channel, s)
-  }
+  )
+  const byChannel = new Map([['canteen', totalOf(canteenByOrg)], ...others])
   const market = rows.filter((r) => r.channel === 'market_sales')
   return { byChannel, marketByRegion: sumsByKey(market, (r) => r.region_code!) }
 }
 
 const BREAKDOWN_DIMS = { month: 'month', org: 'org_id', region: 'region_code', channel: 'channel' } as const
 
-/** Every read of a breakdown, for one statement, as for totals: the org check, the sums (with org names) and the regions. */
+/**
+ * Every read of a breakdown, for one statement as for totals: the org check, the sums (with org names for
+ * `by=org`) and the regions (for `by=region`).
+ */
 function breakdownReads(q: BreakdownQuery, dim: SumDim, plan: RollupPlan, wholeYear: boolean) {
   const counted =
     q.org_id === undefined && (dim === 'region_code' || dim === 'channel') && wholeYear
@@ -146,12 +147,11 @@ function breakdownReads(q: BreakdownQuery, dim: SumDim, plan: RollupPlan, wholeY
 }
 
 type BreakdownRow = BreakdownOut['rows'][number]
+/** A sums row, with the org's name when the breakdown is by org. */
+type CountedRow = SumRow & { orgName?: string }
 
 /** Orgs with at least one counted record: largest total first, then by name and id. */
-function orgRows(
-  found: Map<string, SumRow & { orgName?: string }>,
-  row: (key: string, label: string) => BreakdownRow,
-) {
+function orgRows(found: Map<string, CountedRow>, row: (key: string, label: string) => BreakdownRow) {
   const fen = (id: string) => found.get(id)!.totalFen
   const name = (id: string) => found.get(id)?.orgName ?? id
   return [...found.keys()]
@@ -164,11 +164,11 @@ function orgRows(
     .map((id) => row(id, name(id)))
 }
 
-/** The breakdown's rows: every month to as_of's, every (filtered) channel, every county, or the orgs that bought. */
+/** The breakdown's rows: every month to as_of's, every (filtered) channel, every county, or the buying orgs. */
 function breakdownRows(
   q: BreakdownQuery,
   asOf: string,
-  found: Map<string, SumRow & { orgName?: string }>,
+  found: Map<string, CountedRow>,
   regions: RegionName[],
 ): BreakdownRow[] {
   const row = (key: string, label: string) => {
@@ -241,7 +241,7 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
       const dim = BREAKDOWN_DIMS[q.by]
       const sets = await readRowSets(deps.db, breakdownReads(q, dim, plan, coversWholeYear(asOf, today)))
       if (sets.org.length === 0) throw noSuchOrg()
-      const found = new Map(sets.sums.map((r) => [String(r[dim]), r as SumRow & { orgName?: string }]))
+      const found = new Map(sets.sums.map((r) => [String(r[dim]), r as CountedRow]))
       return { year: q.year, by: q.by, as_of: asOf, rows: breakdownRows(q, asOf, found, sets.regions) }
     },
   }
