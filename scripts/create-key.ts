@@ -64,7 +64,7 @@ async function main() {
     await runMigrations(database)
     const db = database.db
     const created = await inTransaction(db, (tx) =>
-      createApiKeysService({ db }).create(tx, null, { name: args.name, role: args.role, org_id: args.org }),
+      createApiKeysService({ db }).createIn(tx, null, { name: args.name, role: args.role, org_id: args.org }),
     )
     console.error(`created ${created.body.role} key ${created.body.id} ("${created.body.name}"); the secret:`)
     console.log(created.body.secret)

@@ -4,9 +4,9 @@ import type { Config } from './config.js'
 import { type Database, openDatabase } from './db/client.js'
 import { runMigrations } from './db/migrate.js'
 import type { Deps } from './deps.js'
-import { createApiKeysService } from './modules/api-keys/api-keys.service.js'
+import { purgeExpiredIdempotencyKeys } from './idempotency/idempotency.js'
+import { createApiKeysService, createPrincipalLookup } from './modules/api-keys/index.js'
 import { healthRoutes } from './modules/health/health.routes.js'
-import { purgeExpiredIdempotencyKeys } from './modules/idempotency/idempotency.js'
 import { installAuth } from './plugins/auth.js'
 import { errorHandlerPlugin } from './plugins/error-handler.js'
 import { openapiPlugin } from './plugins/openapi.js'
@@ -25,10 +25,49 @@ export interface BuildAppOptions {
 /** JSON bodies over 1 MiB are refused with 413 (the CSV import route sets its own 64 MiB limit). */
 export const JSON_BODY_LIMIT = 1024 * 1024
 
+/** The database the app uses: the one given (tests), or one opened from the config and closed with the app. */
+function appDatabase(app: FastifyInstance, opts: BuildAppOptions): Database {
+  if (opts.database) return opts.database
+  const { config } = opts
+  const database = openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolMax: config.pgPoolMax,
+    onPoolError: (err) => app.log.warn({ err: { message: err.message } }, 'idle database connection lost'),
+  })
+  app.addHook('onClose', async () => database.close())
+  return database
+}
+
+/** The /v1 routes, behind authentication and rate limiting. */
+async function registerV1(app: FastifyInstance, deps: Deps) {
+  await app.register(
+    async (v1) => {
+      // Authentication before rate limiting: the limit is per API key.
+      installAuth(v1, createPrincipalLookup(deps.database))
+      await installRateLimit(v1, deps.config.rateLimitPerMinute)
+      for (const routes of v1Routes) {
+        await v1.register(routes, { deps })
+      }
+    },
+    { prefix: '/v1' },
+  )
+}
+
+/** Expired idempotency keys go in the background, in small batches that never block writes. */
+function scheduleIdempotencyPurge(app: FastifyInstance, deps: Deps) {
+  const purge = () =>
+    purgeExpiredIdempotencyKeys(deps.db).catch((err) =>
+      app.log.warn({ err: { message: (err as Error).message } }, 'idempotency purge failed'),
+    )
+  const timer = setInterval(purge, 60 * 60 * 1000)
+  timer.unref()
+  app.addHook('onClose', async () => clearInterval(timer))
+}
+
 /** Builds the app: database (migrated), plugins in order, then the routes. Never listens. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = opts
-  const ownsDatabase = !opts.database
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: JSON_BODY_LIMIT,
@@ -36,17 +75,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     requestIdHeader: 'x-request-id',
   }).withTypeProvider<ZodTypeProvider>()
 
-  const database =
-    opts.database ??
-    openDatabase({
-      databaseUrl: config.databaseUrl,
-      dataDir: config.dataDir,
-      poolMax: config.pgPoolMax,
-      onPoolError: (err) => app.log.warn({ err: { message: err.message } }, 'idle database connection lost'),
-    })
-  if (ownsDatabase) app.addHook('onClose', async () => database.close())
+  const database = appDatabase(app, opts)
   await runMigrations(database)
-
   const deps: Deps = { config, database, db: database.db, now: opts.now ?? (() => new Date()) }
   if (config.adminApiKey) await createApiKeysService(deps).ensureAdminKey(config.adminApiKey)
 
@@ -56,27 +86,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(errorHandlerPlugin)
   await app.register(openapiPlugin)
   await app.register(healthRoutes, { deps })
-
-  await app.register(
-    async (v1) => {
-      // Authentication before rate limiting: the limit is per API key.
-      installAuth(v1, deps.database)
-      await installRateLimit(v1, config.rateLimitPerMinute)
-      for (const routes of v1Routes) {
-        await v1.register(routes, { deps })
-      }
-    },
-    { prefix: '/v1' },
-  )
-
-  // Expired idempotency keys go in the background, in small batches that never block writes.
-  const purge = () =>
-    purgeExpiredIdempotencyKeys(deps.db).catch((err) =>
-      app.log.warn({ err: { message: (err as Error).message } }, 'idempotency purge failed'),
-    )
-  const timer = setInterval(purge, 60 * 60 * 1000)
-  timer.unref()
-  app.addHook('onClose', async () => clearInterval(timer))
-
+  await registerV1(app, deps)
+  scheduleIdempotencyPurge(app, deps)
   return app
 }

@@ -22,6 +22,11 @@ export function formatMoney(fen: bigint): string {
   return `${sign}${abs / 100n}.${frac}`
 }
 
+/** `formatMoney` for an amount that may be absent (no target, nothing reserved …): null stays null. */
+export function formatMoneyOrNull(fen: bigint | null): string | null {
+  return fen === null ? null : formatMoney(fen)
+}
+
 /** n / d rounded half-up (away from zero at .5) for n ≥ 0, d > 0. */
 export function divHalfUp(n: bigint, d: bigint): bigint {
   if (d <= 0n) throw new RangeError('divisor must be positive')

@@ -1,45 +1,47 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import { type Config, ConfigError, loadConfig } from './config.js'
 import { claimDataDir, DataDirBusyError } from './data-dir-lock.js'
+
+/** Exits with the message when the error is one the operator can fix (bad config, data dir in use). */
+function orExit<T>(fn: () => T, expected: (err: unknown) => string | undefined): T {
+  try {
+    return fn()
+  } catch (err) {
+    const message = expected(err)
+    if (message === undefined) throw err
+    console.error(message)
+    process.exit(1)
+  }
+}
+
+/** The embedded database is single-process: claim its data directory (nothing to claim for PostgreSQL). */
+function claimDatabase(config: Config): () => void {
+  if (config.databaseUrl) return () => {}
+  return orExit(
+    () => claimDataDir(config.dataDir),
+    (err) => (err instanceof DataDirBusyError ? `failed to start: ${err.message}` : undefined),
+  )
+}
+
+/** pino options: the configured level, secrets redacted. */
+const loggerOptions = (config: Config) => ({
+  level: config.logLevel,
+  // Secrets never reach the logs, whatever a future log line includes.
+  redact: {
+    paths: ['req.headers.authorization', 'headers.authorization', '*.secret', 'secret', '*.adminApiKey'],
+    censor: '[redacted]',
+  },
+})
 
 /** The only file that reads process.env: load config, build the app, listen, close gracefully. */
 async function main() {
-  let config: ReturnType<typeof loadConfig>
-  try {
-    config = loadConfig(process.env)
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message)
-      process.exit(1)
-    }
-    throw err
-  }
-
-  let releaseDataDir = () => {}
-  if (!config.databaseUrl) {
-    try {
-      releaseDataDir = claimDataDir(config.dataDir)
-    } catch (err) {
-      if (err instanceof DataDirBusyError) {
-        console.error(`failed to start: ${err.message}`)
-        process.exit(1)
-      }
-      throw err
-    }
-  }
-
-  const app = await buildApp({
-    config,
-    logger: {
-      level: config.logLevel,
-      // Secrets never reach the logs, whatever a future log line includes.
-      redact: {
-        paths: ['req.headers.authorization', 'headers.authorization', '*.secret', 'secret', '*.adminApiKey'],
-        censor: '[redacted]',
-      },
-    },
-  })
+  const config = orExit(
+    () => loadConfig(process.env),
+    (err) => (err instanceof ConfigError ? err.message : undefined),
+  )
+  const releaseDataDir = claimDatabase(config)
+  const app = await buildApp({ config, logger: loggerOptions(config) })
   // Production timeouts: a slow client cannot hold a socket forever.
   app.server.requestTimeout = 120_000
   app.server.keepAliveTimeout = 72_000

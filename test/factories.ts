@@ -40,7 +40,7 @@ export interface Key {
 export async function createOrg(ctx: TestApp, kind = 'agency', name = uniq('org')): Promise<string> {
   const db = ctx.database.db
   const org = await inTransaction(db, (tx) =>
-    createOrgsService({ db }).create(tx, null as unknown as string, { name, kind }),
+    createOrgsService({ db }).createIn(tx, null as unknown as string, { name, kind }),
   )
   return org.body.id
 }
@@ -49,7 +49,7 @@ export async function createOrg(ctx: TestApp, kind = 'agency', name = uniq('org'
 export async function createKey(ctx: TestApp, role: Role, orgId?: string): Promise<Key> {
   const db = ctx.database.db
   const key = await inTransaction(db, (tx) =>
-    createApiKeysService({ db }).create(tx, null, { name: role, role, org_id: orgId }),
+    createApiKeysService({ db }).createIn(tx, null, { name: role, role, org_id: orgId }),
   )
   return { keyId: key.body.id, secret: key.body.secret, auth: bearer(key.body.secret) }
 }

@@ -7,6 +7,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { PgDialect } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import pg from 'pg'
+import { asDbError, TransactionConflict } from './errors.js'
 import * as schema from './schema.js'
 
 type Schema = typeof schema
@@ -41,54 +42,40 @@ export interface DatabaseOptions {
   onPoolError?: (err: Error) => void
 }
 
-export function openDatabase(opts: DatabaseOptions): Database {
-  if (opts.databaseUrl) {
-    const pool = new pg.Pool({
-      connectionString: opts.databaseUrl,
-      max: opts.poolMax ?? 20,
-      connectionTimeoutMillis: 5_000,
-      // A statement never hangs forever on a lock or a half-dead server.
-      statement_timeout: 30_000,
-    })
-    // Idle clients that lose their server emit 'error'; without a listener that would crash the process.
-    pool.on('error', (err) => opts.onPoolError?.(err))
-    // A client checked out of the pool has no pool listener: if its server connection dies between two
-    // queries of a transaction (backend terminated, database restarting), pg emits 'error' on the client,
-    // and an 'error' event nobody listens to kills the process. The failure still surfaces where it
-    // matters — the client's next query fails (→ 503) and the pool discards it on release — so this
-    // listener only keeps the process alive.
-    pool.on('connect', (client) => client.on('error', () => {}))
-    const db = drizzlePg(pool, { schema }) as unknown as Db
-    return {
-      kind: 'pg',
-      db,
-      pool,
-      batchSlots: 4,
-      async ping() {
-        await pool.query('select 1')
-      },
-      async close() {
-        await pool.end()
-      },
-    }
-  }
-  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true })
+function openPostgres(databaseUrl: string, opts: DatabaseOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: opts.poolMax ?? 20,
+    connectionTimeoutMillis: 5_000,
+    // A statement never hangs forever on a lock or a half-dead server.
+    statement_timeout: 30_000,
+  })
+  // Idle clients that lose their server emit 'error'; without a listener that would crash the process.
+  pool.on('error', (err) => opts.onPoolError?.(err))
+  // A client checked out of the pool has no pool listener: if its server connection dies between two
+  // queries of a transaction (backend terminated, database restarting), pg emits 'error' on the client,
+  // and an 'error' event nobody listens to kills the process. The failure still surfaces where it
+  // matters — the client's next query fails (→ 503) and the pool discards it on release — so this
+  // listener only keeps the process alive.
+  pool.on('connect', (client) => client.on('error', () => {}))
+  const db = drizzlePg(pool, { schema }) as unknown as Db
+  const ping = () => pool.query('select 1').then(() => {})
+  return { kind: 'pg', db, pool, batchSlots: 4, ping, close: () => pool.end() }
+}
+
+function openPglite(dataDir: string | undefined): Database {
+  if (dataDir) mkdirSync(dataDir, { recursive: true })
   // int8 comes back as a string, as with pg: a JS number would round sums above 2^53 fen.
   const pgliteOptions = { parsers: { [types.INT8]: (value: string) => value } }
-  const pglite = opts.dataDir ? new PGlite(opts.dataDir, pgliteOptions) : new PGlite(pgliteOptions)
+  const pglite = dataDir ? new PGlite(dataDir, pgliteOptions) : new PGlite(pgliteOptions)
   const db = drizzlePglite(pglite, { schema }) as unknown as Db
-  return {
-    kind: 'pglite',
-    db,
-    pglite,
-    batchSlots: 1,
-    async ping() {
-      await pglite.query('select 1')
-    },
-    async close() {
-      await pglite.close()
-    },
-  }
+  const ping = () => pglite.query('select 1').then(() => {})
+  return { kind: 'pglite', db, pglite, batchSlots: 1, ping, close: () => pglite.close() }
+}
+
+/** PostgreSQL when a URL is given, else embedded PGlite (in memory without a data directory). */
+export function openDatabase(opts: DatabaseOptions): Database {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts) : openPglite(opts.dataDir)
 }
 
 /** Runs a raw SQL query and returns its rows (both drivers return `{ rows }`). */
@@ -155,35 +142,22 @@ export async function queryRowSets<K extends string>(
   return row!
 }
 
-const RETRYABLE = new Set(['40001', '40P01']) // serialization failure, deadlock detected
-
 /** Runs `fn` in one transaction, retrying a few times when PostgreSQL aborts it for a deadlock. */
 export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction(fn)
     } catch (err) {
-      const code = pgErrorCode(err)
-      if (attempt >= 5 || !code || !RETRYABLE.has(code)) throw err
+      if (attempt >= 5 || !(asDbError(err) instanceof TransactionConflict)) throw err
       await new Promise((r) => setTimeout(r, attempt * 10 * Math.random()))
     }
   }
 }
 
-/** The SQLSTATE of a database error, looking through drizzle's wrapping (`cause`). */
-export function pgErrorCode(err: unknown): string | undefined {
-  for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
-  }
-  return undefined
-}
-
-/** The constraint a database error names, looking through drizzle's wrapping. */
-export function pgConstraint(err: unknown): string | undefined {
-  for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
-    const c = (e as { constraint?: unknown }).constraint
-    if (typeof c === 'string') return c
-  }
-  return undefined
+/**
+ * Runs reads in one REPEATABLE READ, read-only transaction, so every figure of a response comes from the
+ * same snapshot (a purchase committed half-way through cannot make two figures disagree).
+ */
+export function readSnapshot<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction(fn, { isolationLevel: 'repeatable read', accessMode: 'read only' })
 }

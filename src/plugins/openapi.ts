@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
-import { IDEMPOTENCY_DESCRIPTION, IDEMPOTENCY_KEY_PATTERN } from '../modules/idempotency/idempotency.js'
+import { IDEMPOTENCY_DESCRIPTION, IDEMPOTENCY_KEY_PATTERN } from '../idempotency/idempotency.js'
 
 export const API_DESCRIPTION = `Records purchases of products from Minhang District's counterpart counties (Yunnan, Xinjiang) through
 five channels and serves exact running totals against each year's targets.

@@ -1,10 +1,7 @@
 import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { queryRows } from '../../src/db/client.js'
-import {
-  IDEMPOTENCY_RETENTION_DAYS,
-  purgeExpiredIdempotencyKeys,
-} from '../../src/modules/idempotency/idempotency.js'
+import { IDEMPOTENCY_RETENTION_DAYS, purgeExpiredIdempotencyKeys } from '../../src/idempotency/idempotency.js'
 import { createKey, uniq } from '../factories.js'
 import { buildTestApp } from '../helper.js'
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import t, { type Test } from 'tap'
+import type { Principal } from '../../src/auth/principal.js'
 import { AppError } from '../../src/errors.js'
 import {
   assertNoVoucherClash,
@@ -14,7 +15,6 @@ import {
   voucherClash,
   vouchersOf,
 } from '../../src/modules/purchases/purchases.domain.js'
-import type { Principal } from '../../src/plugins/auth.js'
 
 const ORG = '0190a1b2-0000-7000-8000-000000000001'
 const OTHER = '0190a1b2-0000-7000-8000-000000000002'

@@ -1,10 +1,8 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { daysInYear, lastDayOfMonth } from '../../src/dates.js'
+import { canteenMet, canteenShare, reservedFen } from '../../src/modules/canteen/canteen.domain.js'
 import {
-  canteenMet,
-  canteenShare,
-  coversWholeYear,
   elapsedDays,
   expectedByNow,
   onTrack,
@@ -12,11 +10,10 @@ import {
   progress,
   projectedYearEnd,
   remaining,
-  reservedFen,
   resolveAsOf,
-  rollupPlan,
 } from '../../src/modules/totals/totals.domain.js'
 import { formatMoney, parseMoney } from '../../src/money.js'
+import { coversWholeYear, rollupPlan } from '../../src/rollups/rollup-plan.js'
 
 const fen = (yuan: string) => parseMoney(yuan)!
 

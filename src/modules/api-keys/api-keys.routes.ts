@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Deps } from '../../deps.js'
+import { idempotentRequestOf, sendOutcome } from '../../http/idempotent-request.js'
 import { errorResponses, idParams } from '../../schemas.js'
-import { idempotentRequestOf, runIdempotent, sendOutcome } from '../idempotency/idempotency.js'
 import { apiKeyList, createApiKeyBody, createdApiKeySchema } from './api-keys.schemas.js'
 import { createApiKeysService } from './api-keys.service.js'
 
@@ -25,9 +25,7 @@ export const apiKeysRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
     async (request, reply) =>
       sendOutcome(
         reply,
-        await runIdempotent(deps.db, idempotentRequestOf(request), (tx) =>
-          service.create(tx, request.principal.keyId, request.body),
-        ),
+        await service.create(idempotentRequestOf(request), request.principal.keyId, request.body),
       ),
   )
 

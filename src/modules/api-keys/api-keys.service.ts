@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { type Db, inTransaction, type Tx } from '../../db/client.js'
+import type { FindPrincipal, Principal } from '../../auth/principal.js'
+import { hashSecret } from '../../auth/secret.js'
+import { createBatcher } from '../../batcher.js'
+import { type Database, type Db, inTransaction, type Tx } from '../../db/client.js'
 import { notFound, validationFailed } from '../../errors.js'
-import { hashSecret } from '../../plugins/auth.js'
-import { appendAudit } from '../audit/audit.repository.js'
-import type { EffectResult } from '../idempotency/idempotency.js'
-import { orgsRepository } from '../orgs/orgs.repository.js'
+import { type EffectResult, type IdempotentRequest, runIdempotent } from '../../idempotency/idempotency.js'
+import { appendAudit } from '../audit/index.js'
+import { orgExists } from '../orgs/index.js'
 import { type ApiKeyRow, apiKeysRepository as repo } from './api-keys.repository.js'
 import type { ApiKeyOut } from './api-keys.schemas.js'
 
@@ -24,34 +26,61 @@ export function toApiKeyOut(row: ApiKeyRow): ApiKeyOut {
   }
 }
 
+/** Creates a key and returns its secret once; the audit row never holds the secret. */
+async function createIn(
+  tx: Tx,
+  actorKeyId: string | null,
+  input: { name: string; role: ApiKeyOut['role']; org_id?: string },
+): Promise<EffectResult<ApiKeyOut & { secret: string }>> {
+  if (input.org_id && !(await orgExists(tx, input.org_id))) {
+    throw validationFailed([{ path: '/org_id', message: 'no such org' }])
+  }
+  const secret = generateSecret()
+  const row = await repo.insert(tx, {
+    name: input.name,
+    role: input.role,
+    orgId: input.org_id ?? null,
+    keyHash: hashSecret(secret),
+  })
+  const key = toApiKeyOut(row)
+  await appendAudit(tx, {
+    actorKeyId,
+    action: 'api_key.created',
+    entity: 'api_key',
+    entityId: key.id,
+    after: key,
+  })
+  return { status: 201, body: { ...key, secret } }
+}
+
+/**
+ * Looks keys up by the hash of their secret. Every request asks the database, never a cache, so a revoked
+ * key is refused by every instance at once. Concurrent requests share one lookup (see `createBatcher`: a
+ * request is always answered by a lookup that started after it arrived), so a busy instance pays one round
+ * trip for many requests.
+ */
+export function createPrincipalLookup(database: Database): FindPrincipal {
+  const lookup = createBatcher<string, Principal | null>(
+    async (hashes) => {
+      const rows = await repo.principalsByHash(database.db, hashes)
+      const byHash = new Map(rows.map(({ hash, ...principal }) => [hash, principal]))
+      return hashes.map((h) => ({ ok: true, value: byHash.get(h) ?? null }))
+    },
+    { maxBatch: 64, maxInFlight: database.batchSlots },
+  )
+  return (secret) => lookup(hashSecret(secret))
+}
+
 export function createApiKeysService(deps: { db: Db }) {
   return {
-    /** Creates a key and returns its secret once; the audit row never holds the secret. */
-    async create(
-      tx: Tx,
+    /** Creates a key. With an Idempotency-Key, a repeat of the request replays the first answer. */
+    create: (
+      idem: IdempotentRequest,
       actorKeyId: string | null,
       input: { name: string; role: ApiKeyOut['role']; org_id?: string },
-    ): Promise<EffectResult<ApiKeyOut & { secret: string }>> {
-      if (input.org_id && !(await orgsRepository.findById(tx, input.org_id))) {
-        throw validationFailed([{ path: '/org_id', message: 'no such org' }])
-      }
-      const secret = generateSecret()
-      const row = await repo.insert(tx, {
-        name: input.name,
-        role: input.role,
-        orgId: input.org_id ?? null,
-        keyHash: hashSecret(secret),
-      })
-      const key = toApiKeyOut(row)
-      await appendAudit(tx, {
-        actorKeyId,
-        action: 'api_key.created',
-        entity: 'api_key',
-        entityId: key.id,
-        after: key,
-      })
-      return { status: 201, body: { ...key, secret } }
-    },
+    ) => runIdempotent(deps.db, idem, (tx) => createIn(tx, actorKeyId, input)),
+    /** `create`'s effect in the caller's transaction (the CLI and test fixtures compose several). */
+    createIn,
 
     async list() {
       return { items: (await repo.all(deps.db)).map(toApiKeyOut) }

@@ -1,5 +1,8 @@
-import type { Executor } from '../../db/client.js'
+import { and, desc, eq, gte, lt, lte } from 'drizzle-orm'
+import type { Db, Executor } from '../../db/client.js'
 import { auditLog } from '../../db/schema.js'
+
+export type AuditRow = typeof auditLog.$inferSelect
 
 export type AuditAction =
   | 'purchase.created'
@@ -35,4 +38,36 @@ export async function appendAudit(tx: Executor, entries: AuditEntry | AuditEntry
       after: e.after ?? null,
     })),
   )
+}
+
+/** Which audit rows a page shows; every filter is optional. */
+export interface AuditFilter {
+  entity?: string
+  entityId?: string
+  action?: AuditAction
+  from?: Date
+  /** The upper bound, inclusive or not (a calendar date's end is the next day's start, excluded). */
+  to?: { at: Date; inclusive: boolean }
+  /** Keyset cursor: only rows with a smaller id. */
+  beforeId?: bigint
+}
+
+/** Up to `limit` rows matching `filter`, newest (largest id) first. */
+export async function auditPage(db: Db, filter: AuditFilter, limit: number): Promise<AuditRow[]> {
+  const { to } = filter
+  return db
+    .select()
+    .from(auditLog)
+    .where(
+      and(
+        filter.entity ? eq(auditLog.entity, filter.entity) : undefined,
+        filter.entityId ? eq(auditLog.entityId, filter.entityId) : undefined,
+        filter.action ? eq(auditLog.action, filter.action) : undefined,
+        filter.from ? gte(auditLog.at, filter.from) : undefined,
+        to ? (to.inclusive ? lte(auditLog.at, to.at) : lt(auditLog.at, to.at)) : undefined,
+        filter.beforeId === undefined ? undefined : lt(auditLog.id, filter.beforeId),
+      ),
+    )
+    .orderBy(desc(auditLog.id))
+    .limit(limit)
 }

@@ -1,8 +1,7 @@
-import { and, desc, eq, gte, lt, lte, type SQL } from 'drizzle-orm'
 import { decodeCursor, encodeCursor } from '../../cursor.js'
 import { isCalendarDate } from '../../dates.js'
 import type { Db } from '../../db/client.js'
-import { auditLog } from '../../db/schema.js'
+import { type AuditFilter, type AuditRow, auditPage } from './audit.repository.js'
 import type { AUDIT_ACTIONS, AuditQuery } from './audit.schemas.js'
 
 /** A date bound in Asia/Shanghai (UTC+8, no daylight saving) as an instant. */
@@ -12,46 +11,47 @@ function bound(value: string, end: boolean): Date {
   return end ? new Date(start.getTime() + 86_400_000) : start
 }
 
+/** The query's filters as the repository takes them: a date `to` ends before the next day starts. */
+function filterOf(filters: Omit<AuditQuery, 'limit' | 'cursor'>, cursor: string | undefined): AuditFilter {
+  const { to } = filters
+  const filter: AuditFilter = {
+    entity: filters.entity || undefined,
+    entityId: filters.entity_id || undefined,
+    action: filters.action,
+    from: filters.from ? bound(filters.from, false) : undefined,
+    to: to ? { at: bound(to, true), inclusive: !isCalendarDate(to) } : undefined,
+  }
+  if (cursor) {
+    const [id] = decodeCursor(
+      cursor,
+      filters,
+      1,
+      ([p]) => typeof p === 'string' && /^[1-9][0-9]{0,18}$/.test(p),
+    )
+    filter.beforeId = BigInt(id!)
+  }
+  return filter
+}
+
+function toAuditEntryOut(r: AuditRow) {
+  return {
+    id: r.id.toString(),
+    at: r.at.toISOString(),
+    actor_key_id: r.actorKeyId,
+    action: r.action as (typeof AUDIT_ACTIONS)[number],
+    entity: r.entity,
+    entity_id: r.entityId,
+    before: r.before,
+    after: r.after,
+  }
+}
+
 export function createAuditService(deps: { db: Db }) {
   return {
     async list(q: AuditQuery) {
       const { limit, cursor, ...filters } = q
-      const where: (SQL | undefined)[] = [
-        filters.entity ? eq(auditLog.entity, filters.entity) : undefined,
-        filters.entity_id ? eq(auditLog.entityId, filters.entity_id) : undefined,
-        filters.action ? eq(auditLog.action, filters.action) : undefined,
-        filters.from ? gte(auditLog.at, bound(filters.from, false)) : undefined,
-        filters.to
-          ? isCalendarDate(filters.to)
-            ? lt(auditLog.at, bound(filters.to, true))
-            : lte(auditLog.at, bound(filters.to, true))
-          : undefined,
-      ]
-      if (cursor) {
-        const [id] = decodeCursor(
-          cursor,
-          filters,
-          1,
-          ([p]) => typeof p === 'string' && /^[1-9][0-9]{0,18}$/.test(p),
-        )
-        where.push(lt(auditLog.id, BigInt(id!)))
-      }
-      const rows = await deps.db
-        .select()
-        .from(auditLog)
-        .where(and(...where))
-        .orderBy(desc(auditLog.id))
-        .limit(limit + 1)
-      const items = rows.slice(0, limit).map((r) => ({
-        id: r.id.toString(),
-        at: r.at.toISOString(),
-        actor_key_id: r.actorKeyId,
-        action: r.action as (typeof AUDIT_ACTIONS)[number],
-        entity: r.entity,
-        entity_id: r.entityId,
-        before: r.before,
-        after: r.after,
-      }))
+      const rows = await auditPage(deps.db, filterOf(filters, cursor), limit + 1)
+      const items = rows.slice(0, limit).map(toAuditEntryOut)
       const last = items[items.length - 1]
       return { items, next_cursor: rows.length > limit && last ? encodeCursor([last.id], filters) : null }
     },

@@ -1,34 +1,17 @@
+import type { Principal } from '../../auth/principal.js'
 import { shanghaiToday } from '../../dates.js'
 import { type Db, type Executor, inTransaction } from '../../db/client.js'
+import { readRows } from '../../db/read.js'
 import { forbidden, notFound } from '../../errors.js'
-import { formatMoney } from '../../money.js'
-import type { Principal } from '../../plugins/auth.js'
-import { appendAudit } from '../audit/audit.repository.js'
-import { orgsRepository } from '../orgs/orgs.repository.js'
-import { loadYearTargets } from '../targets/targets.service.js'
-import {
-  canteenMet,
-  canteenShare,
-  type RollupPlan,
-  reservedFen,
-  rollupPlan,
-} from '../totals/totals.domain.js'
-import { orgNames, sumBy } from '../totals/totals.repository.js'
-import { type BudgetRow, canteenRepository as repo } from './canteen.repository.js'
+import { formatMoney, formatMoneyOrNull } from '../../money.js'
+import { type RollupPlan, rollupPlan } from '../../rollups/rollup-plan.js'
+import { sumBy } from '../../rollups/rollups.repository.js'
+import { appendAudit } from '../audit/index.js'
+import { orgExists, orgNames } from '../orgs/index.js'
+import { loadYearTargets } from '../targets/index.js'
+import { type CanteenUnit, canteenUnitsOf } from './canteen.domain.js'
+import { budgetsOfYear, canteenRepository as repo } from './canteen.repository.js'
 import type { CanteenBudgetOut, CanteenUnitOut } from './canteen.schemas.js'
-
-/** One budget unit's canteen figures, in fen. */
-export interface CanteenUnit {
-  orgId: string
-  orgName: string
-  /** null: the unit declared no budget for the year (it is listed because it has canteen purchases). */
-  canteenTotalFen: bigint | null
-  /** null when not declared or the year has no canteen ratio. */
-  reservedFen: bigint | null
-  purchasedFen: bigint
-  share: number | null
-  met: boolean | null
-}
 
 /**
  * Every unit that declared a canteen budget for the plan's year, plus every org with active canteen
@@ -36,21 +19,12 @@ export interface CanteenUnit {
  */
 export async function loadCanteenUnits(
   ex: Executor,
-  opts: {
-    plan: RollupPlan
-    ratioE4: number | null
-    orgId?: string
-    /** Active canteen amount per org, when the caller already summed it (totals does, with its other sums). */
-    purchased?: Map<string, bigint>
-  },
+  opts: { plan: RollupPlan; ratioE4: number | null; orgId?: string },
 ): Promise<CanteenUnit[]> {
   const { plan, ratioE4, orgId } = opts
-  const budgets = await repo.forYear(ex, plan.year, orgId)
-  const purchased =
-    opts.purchased ??
-    new Map(
-      (await sumBy(ex, { plan, orgId, channel: 'canteen' }, ['org_id'])).map((r) => [r.org_id!, r.totalFen]),
-    )
+  const budgets = await readRows(ex, budgetsOfYear(plan.year, orgId))
+  const sums = await sumBy(ex, { plan, orgId, channel: 'canteen' }, ['org_id'])
+  const purchased = new Map(sums.map((r) => [r.org_id!, r.totalFen]))
   const declared = new Set(budgets.map((b) => b.orgId))
   const names = await orgNames(
     ex,
@@ -59,64 +33,12 @@ export async function loadCanteenUnits(
   return canteenUnitsOf({ budgets, purchased, names, ratioE4 })
 }
 
-/**
- * `loadCanteenUnits` without the reads: the declared budgets, the canteen amount per org, and the names of
- * the orgs that bought without declaring.
- */
-export function canteenUnitsOf(input: {
-  budgets: BudgetRow[]
-  purchased: Map<string, bigint>
-  names: Map<string, string>
-  ratioE4: number | null
-}): CanteenUnit[] {
-  const { budgets, purchased, names, ratioE4 } = input
-  const declared = new Set(budgets.map((b) => b.orgId))
-  const undeclaredIds = [...purchased.keys()].filter((id) => !declared.has(id))
-  const units: CanteenUnit[] = budgets.map((b) => {
-    const bought = purchased.get(b.orgId) ?? 0n
-    const reserved = ratioE4 === null ? null : reservedFen(b.canteenTotalFen, ratioE4)
-    return {
-      orgId: b.orgId,
-      orgName: b.orgName,
-      canteenTotalFen: b.canteenTotalFen,
-      reservedFen: reserved,
-      purchasedFen: bought,
-      share: canteenShare(bought, b.canteenTotalFen),
-      met: canteenMet(bought, reserved),
-    }
-  })
-  for (const id of undeclaredIds) {
-    units.push({
-      orgId: id,
-      orgName: names.get(id) ?? id,
-      canteenTotalFen: null,
-      reservedFen: null,
-      purchasedFen: purchased.get(id)!,
-      share: null,
-      met: null,
-    })
-  }
-  return units.sort((a, b) =>
-    a.orgName < b.orgName
-      ? -1
-      : a.orgName > b.orgName
-        ? 1
-        : a.orgId < b.orgId
-          ? -1
-          : a.orgId > b.orgId
-            ? 1
-            : 0,
-  )
-}
-
-const money = (fen: bigint | null) => (fen === null ? null : formatMoney(fen))
-
-export function toCanteenUnitOut(u: CanteenUnit): CanteenUnitOut {
+function toCanteenUnitOut(u: CanteenUnit): CanteenUnitOut {
   return {
     org_id: u.orgId,
     org_name: u.orgName,
-    canteen_total: money(u.canteenTotalFen),
-    reserved: money(u.reservedFen),
+    canteen_total: formatMoneyOrNull(u.canteenTotalFen),
+    reserved: formatMoneyOrNull(u.reservedFen),
     purchased: formatMoney(u.purchasedFen),
     share: u.share,
     met: u.met,
@@ -150,9 +72,9 @@ export function createCanteenService(deps: { db: Db; now: () => Date }) {
         throw forbidden('A reporter may declare only its own organization’s canteen budget.')
       }
       return inTransaction(deps.db, async (tx) => {
-        if (!(await orgsRepository.findById(tx, orgId))) throw notFound('Organization')
+        if (!(await orgExists(tx, orgId))) throw notFound('Organization')
         await repo.lock(tx, year, orgId)
-        const [before] = await repo.forYear(tx, year, orgId)
+        const [before] = await readRows(tx, budgetsOfYear(year, orgId))
         await repo.upsert(tx, year, orgId, canteenTotalFen)
         const unit = (await unitsOf(tx, year, orgId)).find((u) => u.orgId === orgId)!
         const after = { year, ...toCanteenUnitOut(unit) }

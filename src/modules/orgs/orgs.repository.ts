@@ -1,4 +1,4 @@
-import { asc, eq, gt } from 'drizzle-orm'
+import { asc, eq, gt, inArray } from 'drizzle-orm'
 import type { Executor } from '../../db/client.js'
 import { orgs } from '../../db/schema.js'
 
@@ -24,6 +24,15 @@ export const orgsRepository = {
   ): Promise<OrgRow | undefined> {
     const [row] = await ex.update(orgs).set(values).where(eq(orgs.id, id)).returning()
     return row
+  },
+  /** Names of the given orgs, by id. */
+  async namesById(ex: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map()
+    const rows = await ex
+      .select({ id: orgs.id, name: orgs.name })
+      .from(orgs)
+      .where(inArray(orgs.id, [...ids]))
+    return new Map(rows.map((r) => [r.id, r.name]))
   },
   /** Ordered by name (unique), so the name is the keyset cursor. */
   async listAfter(ex: Executor, afterName: string | undefined, limit: number): Promise<OrgRow[]> {

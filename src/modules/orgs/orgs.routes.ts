@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Deps } from '../../deps.js'
+import { idempotentRequestOf, sendOutcome } from '../../http/idempotent-request.js'
 import { errorResponses, idParams } from '../../schemas.js'
-import { idempotentRequestOf, runIdempotent, sendOutcome } from '../idempotency/idempotency.js'
 import { createOrgBody, listOrgsQuery, orgPage, orgSchema, patchOrgBody } from './orgs.schemas.js'
 import { createOrgsService } from './orgs.service.js'
 
@@ -23,9 +23,7 @@ export const orgsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
     async (request, reply) =>
       sendOutcome(
         reply,
-        await runIdempotent(deps.db, idempotentRequestOf(request), (tx) =>
-          service.create(tx, request.principal.keyId, request.body),
-        ),
+        await service.create(idempotentRequestOf(request), request.principal.keyId, request.body),
       ),
   )
 

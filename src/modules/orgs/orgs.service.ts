@@ -1,8 +1,9 @@
 import { decodeCursor, encodeCursor } from '../../cursor.js'
-import { type Db, inTransaction, pgConstraint, pgErrorCode, type Tx } from '../../db/client.js'
+import { type Db, type Executor, inTransaction, type Tx } from '../../db/client.js'
+import { isUniqueViolation } from '../../db/errors.js'
 import { AppError, notFound } from '../../errors.js'
-import { appendAudit } from '../audit/audit.repository.js'
-import type { EffectResult } from '../idempotency/idempotency.js'
+import { type EffectResult, type IdempotentRequest, runIdempotent } from '../../idempotency/idempotency.js'
+import { appendAudit } from '../audit/index.js'
 import { type OrgRow, orgsRepository as repo } from './orgs.repository.js'
 import type { OrgOut } from './orgs.schemas.js'
 
@@ -15,6 +16,27 @@ export function toOrgOut(row: OrgRow): OrgOut {
   }
 }
 
+/** Whether an org with this id exists. */
+export async function orgExists(ex: Executor, id: string): Promise<boolean> {
+  return (await repo.findById(ex, id)) !== undefined
+}
+
+/** Names of the given orgs, by id (unknown ids are left out). */
+export function orgNames(ex: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+  return repo.namesById(ex, ids)
+}
+
+/** The org name a list cursor continues after: comparable text (no NUL), at most a name's length. */
+function afterNameOf(cursor: string): string {
+  const [name] = decodeCursor(
+    cursor,
+    'orgs',
+    1,
+    ([p]) => typeof p === 'string' && p.length <= 200 && !p.includes('\0'),
+  )
+  return String(name)
+}
+
 const nameTaken = (name: string) =>
   new AppError('conflict', 409, `An organization named "${name}" already exists.`)
 
@@ -23,31 +45,38 @@ async function guardName<T>(name: string | undefined, fn: () => Promise<T>): Pro
   try {
     return await fn()
   } catch (err) {
-    if (name !== undefined && pgErrorCode(err) === '23505' && pgConstraint(err) === 'orgs_name_key') {
+    if (name !== undefined && isUniqueViolation(err, 'org_name')) {
       throw nameTaken(name)
     }
     throw err
   }
 }
 
+/** Creates an org and its audit row in `tx`; a taken name is a 409. */
+async function createIn(
+  tx: Tx,
+  actorKeyId: string,
+  input: { name: string; kind: string },
+): Promise<EffectResult<OrgOut>> {
+  if (await repo.findByName(tx, input.name)) throw nameTaken(input.name)
+  const org = toOrgOut(await guardName(input.name, () => repo.insert(tx, input)))
+  await appendAudit(tx, {
+    actorKeyId,
+    action: 'org.created',
+    entity: 'org',
+    entityId: org.id,
+    after: org,
+  })
+  return { status: 201, body: org }
+}
+
 export function createOrgsService(deps: { db: Db }) {
   return {
-    async create(
-      tx: Tx,
-      actorKeyId: string,
-      input: { name: string; kind: string },
-    ): Promise<EffectResult<OrgOut>> {
-      if (await repo.findByName(tx, input.name)) throw nameTaken(input.name)
-      const org = toOrgOut(await guardName(input.name, () => repo.insert(tx, input)))
-      await appendAudit(tx, {
-        actorKeyId,
-        action: 'org.created',
-        entity: 'org',
-        entityId: org.id,
-        after: org,
-      })
-      return { status: 201, body: org }
-    },
+    /** Creates an org. With an Idempotency-Key, a repeat of the request replays the first answer. */
+    create: (idem: IdempotentRequest, actorKeyId: string, input: { name: string; kind: string }) =>
+      runIdempotent(deps.db, idem, (tx) => createIn(tx, actorKeyId, input)),
+    /** `create`'s effect in the caller's transaction (the CLI and test fixtures compose several). */
+    createIn,
 
     async get(id: string): Promise<OrgOut> {
       const row = await repo.findById(deps.db, id)
@@ -82,18 +111,7 @@ export function createOrgsService(deps: { db: Db }) {
     },
 
     async list(limit: number, cursor: string | undefined) {
-      const after =
-        cursor === undefined
-          ? undefined
-          : String(
-              // An org name: text PostgreSQL can compare (no NUL), no longer than a name may be.
-              decodeCursor(
-                cursor,
-                'orgs',
-                1,
-                ([p]) => typeof p === 'string' && p.length <= 200 && !p.includes('\0'),
-              )[0],
-            )
+      const after = cursor === undefined ? undefined : afterNameOf(cursor)
       const rows = await repo.listAfter(deps.db, after, limit + 1)
       const items = rows.slice(0, limit).map(toOrgOut)
       const next = rows.length > limit ? encodeCursor([items[items.length - 1]!.name], 'orgs') : null

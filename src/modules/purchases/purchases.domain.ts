@@ -4,10 +4,10 @@
  * No database, no HTTP: the services gather what these need (today, registered regions, existing orgs).
  */
 
+import type { Principal } from '../../auth/principal.js'
 import { isCalendarDate } from '../../dates.js'
 import { AppError, type FieldError, forbidden } from '../../errors.js'
 import { parseMoney } from '../../money.js'
-import type { Principal } from '../../plugins/auth.js'
 import { uuidSchema } from '../../schemas.js'
 import { type CreatePurchaseInput, regionCodeSchema } from './purchases.schemas.js'
 

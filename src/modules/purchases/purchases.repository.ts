@@ -4,9 +4,6 @@ import { uuidv7 } from '../../db/uuidv7.js'
 import type { NewPurchase } from './purchases.domain.js'
 import type { PurchaseFilters, PurchaseOut } from './purchases.schemas.js'
 
-/** The partial unique index that makes a voucher count once among active records. */
-export const VOUCHER_INDEX = 'purchases_active_voucher_key'
-
 /** One request on the single-record write path (see `insertCheckedMany`). */
 export interface CheckedInsert {
   actorKeyId: string

@@ -2,8 +2,9 @@ import type { FastifyRequest } from 'fastify'
 import { type FastifyPluginAsyncZod, hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Deps } from '../../deps.js'
+import { idempotentRequestOf, sendOutcome } from '../../http/idempotent-request.js'
+import { IDEMPOTENCY_DESCRIPTION } from '../../idempotency/idempotency.js'
 import { errorResponses, idParams } from '../../schemas.js'
-import { IDEMPOTENCY_DESCRIPTION, idempotentRequestOf, sendOutcome } from '../idempotency/idempotency.js'
 import type { PathOf } from './purchases.domain.js'
 import {
   createPurchaseBody,

@@ -3,14 +3,20 @@
  * batch, the domain problems of a request that failed its schema, get, void and list. Each owns its
  * transaction; the rules themselves are in purchases.domain.ts.
  */
+
+import type { Principal } from '../../auth/principal.js'
 import { decodeCursor, encodeCursor } from '../../cursor.js'
 import { isCalendarDate, shanghaiToday } from '../../dates.js'
-import { type Db, type Executor, pgConstraint, pgErrorCode } from '../../db/client.js'
+import type { Db, Executor } from '../../db/client.js'
+import { isUniqueViolation } from '../../db/errors.js'
 import { conflict, type FieldError, forbidden, notFound, validationFailed } from '../../errors.js'
+import {
+  type IdempotentOutcome,
+  type IdempotentRequest,
+  runIdempotent,
+} from '../../idempotency/idempotency.js'
 import { formatMoney } from '../../money.js'
-import type { Principal } from '../../plugins/auth.js'
-import { appendAudit } from '../audit/audit.repository.js'
-import { type IdempotentOutcome, type IdempotentRequest, runIdempotent } from '../idempotency/idempotency.js'
+import { appendAudit } from '../audit/index.js'
 import {
   assertNoVoucherClash,
   assertOwnOrg,
@@ -25,7 +31,7 @@ import {
   voucherRace,
   vouchersOf,
 } from './purchases.domain.js'
-import { purchasesRepository as repo, VOUCHER_INDEX } from './purchases.repository.js'
+import { purchasesRepository as repo } from './purchases.repository.js'
 import type { CreatePurchaseInput, ListPurchasesQuery, PurchaseOut } from './purchases.schemas.js'
 
 export type DryRunBody = { valid: true; count: number; amount: string }
@@ -64,7 +70,7 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
     try {
       return await repo.insertMany(ex, actorKeyId, rows)
     } catch (err) {
-      if (pgErrorCode(err) === '23505' && pgConstraint(err) === VOUCHER_INDEX) throw new VoucherRace()
+      if (isUniqueViolation(err, 'purchase_voucher')) throw new VoucherRace()
       throw err
     }
   }

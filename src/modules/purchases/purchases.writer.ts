@@ -4,13 +4,18 @@
  * commit for all of them, with the same checks and answers as one at a time. Two round trips per request
  * (authentication and this), fewer under load. The only closure with state in the purchases module.
  */
+
+import type { Principal } from '../../auth/principal.js'
 import { createBatcher, type Settled, settle } from '../../batcher.js'
 import { shanghaiToday } from '../../dates.js'
-import { type Database, pgConstraint, pgErrorCode } from '../../db/client.js'
+import type { Database } from '../../db/client.js'
+import { isUniqueViolation } from '../../db/errors.js'
 import { validationFailed } from '../../errors.js'
-import type { Principal } from '../../plugins/auth.js'
-import type { IdempotentOutcome, IdempotentRequest } from '../idempotency/idempotency.js'
-import { idempotencyKeyReused } from '../idempotency/idempotency.js'
+import {
+  type IdempotentOutcome,
+  type IdempotentRequest,
+  idempotencyKeyReused,
+} from '../../idempotency/idempotency.js'
 import {
   assertOwnOrg,
   distinctGroups,
@@ -23,7 +28,6 @@ import {
   type CheckedInsert,
   type CheckedInsertOutcome,
   purchasesRepository as repo,
-  VOUCHER_INDEX,
 } from './purchases.repository.js'
 import type { CreatePurchaseInput, PurchaseOut } from './purchases.schemas.js'
 
@@ -81,8 +85,7 @@ export function createPurchaseWriter(deps: { database: Database; now: () => Date
       try {
         return await insertChecked(request)
       } catch (err) {
-        const constraint = pgErrorCode(err) === '23505' ? pgConstraint(err) : undefined
-        const raced = constraint === 'idempotency_keys_api_key_id_key_pk' || constraint === VOUCHER_INDEX
+        const raced = isUniqueViolation(err, 'idempotency_key', 'purchase_voucher')
         if (!raced || attempt >= MAX_ATTEMPTS) throw err
       }
     }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Deps } from '../../deps.js'
+import { idempotentRequestOf, sendOutcome } from '../../http/idempotent-request.js'
 import { errorResponses } from '../../schemas.js'
-import { idempotentRequestOf, runIdempotent, sendOutcome } from '../idempotency/idempotency.js'
 import { createRegionBody, regionList, regionSchema } from './regions.schemas.js'
 import { createRegionsService } from './regions.service.js'
 
@@ -35,9 +35,7 @@ export const regionsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
     async (request, reply) =>
       sendOutcome(
         reply,
-        await runIdempotent(deps.db, idempotentRequestOf(request), (tx) =>
-          service.create(tx, request.principal.keyId, request.body),
-        ),
+        await service.create(idempotentRequestOf(request), request.principal.keyId, request.body),
       ),
   )
 }

@@ -1,7 +1,7 @@
-import type { Db, Tx } from '../../db/client.js'
+import type { Db, Executor, Tx } from '../../db/client.js'
 import { conflict } from '../../errors.js'
-import { appendAudit } from '../audit/audit.repository.js'
-import type { EffectResult } from '../idempotency/idempotency.js'
+import { type EffectResult, type IdempotentRequest, runIdempotent } from '../../idempotency/idempotency.js'
+import { appendAudit } from '../audit/index.js'
 import { type RegionRow, regionsRepository as repo } from './regions.repository.js'
 import type { RegionOut } from './regions.schemas.js'
 
@@ -15,23 +15,33 @@ export function toRegionOut(row: RegionRow): RegionOut {
   }
 }
 
+/** Registers a region and its audit row in `tx`; a taken code is a 409. */
+async function createIn(tx: Tx, actorKeyId: string, input: RegionOut): Promise<EffectResult<RegionOut>> {
+  const row = await repo.insert(tx, input)
+  if (!row) throw conflict(`Region ${input.code} already exists.`)
+  const region = toRegionOut(row)
+  await appendAudit(tx, {
+    actorKeyId,
+    action: 'region.created',
+    entity: 'region',
+    entityId: region.code,
+    after: region,
+  })
+  return { status: 201, body: region }
+}
+
+/** Every registered region, by code. */
+export async function allRegions(ex: Executor): Promise<RegionOut[]> {
+  return (await repo.all(ex)).map(toRegionOut)
+}
+
 export function createRegionsService(deps: { db: Db }) {
   return {
     async list() {
-      return { items: (await repo.all(deps.db)).map(toRegionOut) }
+      return { items: await allRegions(deps.db) }
     },
-    async create(tx: Tx, actorKeyId: string, input: RegionOut): Promise<EffectResult<RegionOut>> {
-      const row = await repo.insert(tx, input)
-      if (!row) throw conflict(`Region ${input.code} already exists.`)
-      const region = toRegionOut(row)
-      await appendAudit(tx, {
-        actorKeyId,
-        action: 'region.created',
-        entity: 'region',
-        entityId: region.code,
-        after: region,
-      })
-      return { status: 201, body: region }
-    },
+    /** Registers a region. With an Idempotency-Key, a repeat of the request replays the first answer. */
+    create: (idem: IdempotentRequest, actorKeyId: string, input: RegionOut) =>
+      runIdempotent(deps.db, idem, (tx) => createIn(tx, actorKeyId, input)),
   }
 }

@@ -3,15 +3,13 @@
  * Windows opens it correctly) and XLSX (exceljs, Chinese labels). Same figures as the JSON report.
  */
 import type ExcelJS from 'exceljs'
-import { parseMoney } from '../../money.js'
+import { type CsvCell, csvLine, UTF8_BOM } from '../../csv-writer.js'
+import { formatMoney, parseMoney } from '../../money.js'
 import { CHANNEL_LABELS } from '../../schemas.js'
 import type { MonthlyReport } from './reports.schemas.js'
 
-type Cell = string | number | null
-
 const sumMoney = (values: string[]) => values.reduce((sum, v) => sum + moneyFen(v), 0n)
 const moneyFen = (v: string) => parseMoney(v)!
-const formatFen = (fen: bigint) => `${fen / 100n}.${(fen % 100n).toString().padStart(2, '0')}`
 
 const title = (r: MonthlyReport) =>
   `每月一报 ${r.year}年${r.month}月 Monthly report ${r.year}-${String(r.month).padStart(2, '0')}`
@@ -47,7 +45,7 @@ export const TOTAL_LABEL = '合计 Total'
 
 /** The rows of each table, money as exact decimal strings, progress as the JSON number (null = empty). */
 function tables(r: MonthlyReport) {
-  const channels: Cell[][] = r.channels.map((c) => [
+  const channels: CsvCell[][] = r.channels.map((c) => [
     c.channel,
     CHANNEL_LABELS[c.channel],
     c.month_amount,
@@ -60,14 +58,14 @@ function tables(r: MonthlyReport) {
   channels.push([
     TOTAL_LABEL,
     '',
-    formatFen(sumMoney(r.channels.map((c) => c.month_amount))),
+    formatMoney(sumMoney(r.channels.map((c) => c.month_amount))),
     r.channels.reduce((n, c) => n + c.month_count, 0),
-    formatFen(sumMoney(r.channels.map((c) => c.ytd_amount))),
+    formatMoney(sumMoney(r.channels.map((c) => c.ytd_amount))),
     r.channels.reduce((n, c) => n + c.ytd_count, 0),
     null,
     null,
   ])
-  const regions: Cell[][] = r.regions.map((g) => [
+  const regions: CsvCell[][] = r.regions.map((g) => [
     g.region_code,
     g.name,
     g.month_amount,
@@ -75,21 +73,18 @@ function tables(r: MonthlyReport) {
     g.target,
     g.progress,
   ])
-  const canteen: Cell[][] = r.canteen_units_below.map((u) => [u.org_id, u.org_name, u.reserved, u.purchased])
+  const canteen: CsvCell[][] = r.canteen_units_below.map((u) => [
+    u.org_id,
+    u.org_name,
+    u.reserved,
+    u.purchased,
+  ])
   return { channels, regions, canteen }
-}
-
-/** Quotes a CSV field when needed; text that Excel would run as a formula gets a leading apostrophe. */
-function csvField(value: Cell): string {
-  if (value === null) return ''
-  let s = String(value)
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
 }
 
 export function renderCsv(r: MonthlyReport): Buffer {
   const t = tables(r)
-  const lines: Cell[][] = [
+  const lines: CsvCell[][] = [
     [title(r)],
     [],
     ['一、分渠道 By channel'],
@@ -104,8 +99,7 @@ export function renderCsv(r: MonthlyReport): Buffer {
     [...CSV_HEADERS.canteen],
     ...t.canteen,
   ]
-  const text = lines.map((l) => l.map(csvField).join(',')).join('\r\n')
-  return Buffer.from(`\uFEFF${text}\r\n`, 'utf8')
+  return Buffer.from(`${UTF8_BOM}${lines.map(csvLine).join('')}`, 'utf8')
 }
 
 export const XLSX_SHEETS = {
@@ -141,7 +135,7 @@ function addSheet(
   name: string,
   heading: string,
   headers: readonly string[],
-  rows: Cell[][],
+  rows: CsvCell[][],
   kinds: readonly ('text' | 'int' | 'money' | 'ratio')[],
 ) {
   const ws = wb.addWorksheet(name)

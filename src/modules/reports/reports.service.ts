@@ -1,21 +1,59 @@
 import { lastDayOfMonth, shanghaiToday } from '../../dates.js'
-import type { Db } from '../../db/client.js'
-import { formatMoney } from '../../money.js'
-import { CHANNELS } from '../../schemas.js'
-import { loadCanteenUnits } from '../canteen/canteen.service.js'
-import { regionsRepository } from '../regions/regions.repository.js'
-import { loadYearTargets } from '../targets/targets.service.js'
-import { progress, rollupPlan } from '../totals/totals.domain.js'
-import { sumBy } from '../totals/totals.repository.js'
-import { readSnapshot } from '../totals/totals.service.js'
+import { type Db, readSnapshot } from '../../db/client.js'
+import { formatMoney, formatMoneyOrNull } from '../../money.js'
+import { rollupPlan } from '../../rollups/rollup-plan.js'
+import { type SumRow, sumBy } from '../../rollups/rollups.repository.js'
+import { type Sum, sumsByKey, ZERO_SUM } from '../../rollups/sums.js'
+import { CHANNELS, type Channel } from '../../schemas.js'
+import { type CanteenUnit, loadCanteenUnits } from '../canteen/index.js'
+import { allRegions } from '../regions/index.js'
+import { loadYearTargets, type YearTargets } from '../targets/index.js'
+import { progress } from '../totals/index.js'
 import type { MonthlyReport } from './reports.schemas.js'
 
-const money = (fen: bigint | null) => (fen === null ? null : formatMoney(fen))
+/** Per channel, and market sales per county, of one period's sums. */
+function bySumKeys(rows: SumRow[]) {
+  return {
+    channels: sumsByKey(rows, (r) => r.channel!),
+    market: sumsByKey(
+      rows.filter((r) => r.channel === 'market_sales'),
+      (r) => r.region_code!,
+    ),
+  }
+}
 
-type Sum = { fen: bigint; count: number }
-const add = (map: Map<string, Sum>, key: string, fen: bigint, count: number) => {
-  const s = map.get(key) ?? { fen: 0n, count: 0 }
-  map.set(key, { fen: s.fen + fen, count: s.count + count })
+/** A channel's target: per-county market target × counties; canteen: the units' reserved amounts. */
+function targetOf(channel: Channel, targets: YearTargets, regionCount: number, reservedFen: bigint) {
+  if (channel === 'market_sales') {
+    const perRegion = targets.marketPerRegionFen
+    return perRegion === null ? null : perRegion * BigInt(regionCount)
+  }
+  if (channel === 'canteen') return reservedFen > 0n ? reservedFen : null
+  return targets.amountFen[channel] ?? null
+}
+
+function channelRow(channel: Channel, inMonth: Sum, ytd: Sum, target: bigint | null) {
+  return {
+    channel,
+    month_amount: formatMoney(inMonth.fen),
+    month_count: inMonth.count,
+    ytd_amount: formatMoney(ytd.fen),
+    ytd_count: ytd.count,
+    target: formatMoneyOrNull(target),
+    progress: progress(ytd.fen, target),
+  }
+}
+
+/** The declared canteen units whose year-to-date purchases are below their reserved amount. */
+function unitsBelow(declared: CanteenUnit[]) {
+  return declared
+    .filter((u) => u.met === false)
+    .map((u) => ({
+      org_id: u.orgId,
+      org_name: u.orgName,
+      reserved: formatMoney(u.reservedFen!),
+      purchased: formatMoney(u.purchasedFen),
+    }))
 }
 
 export function createReportsService(deps: { db: Db; now: () => Date }) {
@@ -28,71 +66,36 @@ export function createReportsService(deps: { db: Db; now: () => Date }) {
       const plan = rollupPlan(lastDayOfMonth(year, month), shanghaiToday(deps.now()))
       return readSnapshot(deps.db, async (tx) => {
         const targets = await loadYearTargets(tx, year)
-        const regions = await regionsRepository.all(tx)
+        const regions = await allRegions(tx)
         const units = await loadCanteenUnits(tx, { plan, ratioE4: targets.canteenRatioE4 })
-        const ytdRows = await sumBy(tx, { plan }, ['channel', 'region_code'])
-        const monthRows = await sumBy(tx, { plan, fromMonth: month }, ['channel', 'region_code'])
-
-        const ytd = new Map<string, Sum>()
-        const inMonth = new Map<string, Sum>()
-        const marketYtd = new Map<string, Sum>()
-        const marketMonth = new Map<string, Sum>()
-        for (const r of ytdRows) {
-          add(ytd, r.channel!, r.totalFen, r.count)
-          if (r.channel === 'market_sales') add(marketYtd, r.region_code!, r.totalFen, r.count)
-        }
-        for (const r of monthRows) {
-          add(inMonth, r.channel!, r.totalFen, r.count)
-          if (r.channel === 'market_sales') add(marketMonth, r.region_code!, r.totalFen, r.count)
-        }
-
+        const ytd = bySumKeys(await sumBy(tx, { plan }, ['channel', 'region_code']))
+        const inMonth = bySumKeys(await sumBy(tx, { plan, fromMonth: month }, ['channel', 'region_code']))
         const declared = units.filter((u) => u.reservedFen !== null)
         const reserved = declared.reduce((sum, u) => sum + u.reservedFen!, 0n)
         const perRegion = targets.marketPerRegionFen
-        const targetOf = (channel: (typeof CHANNELS)[number]): bigint | null => {
-          if (channel === 'market_sales')
-            return perRegion === null ? null : perRegion * BigInt(regions.length)
-          if (channel === 'canteen') return reserved > 0n ? reserved : null
-          return targets.amountFen[channel] ?? null
-        }
-        const zero: Sum = { fen: 0n, count: 0 }
-
         return {
           year,
           month,
-          channels: CHANNELS.map((channel) => {
-            const m = inMonth.get(channel) ?? zero
-            const y = ytd.get(channel) ?? zero
-            const target = targetOf(channel)
-            return {
+          channels: CHANNELS.map((channel) =>
+            channelRow(
               channel,
-              month_amount: formatMoney(m.fen),
-              month_count: m.count,
-              ytd_amount: formatMoney(y.fen),
-              ytd_count: y.count,
-              target: money(target),
-              progress: progress(y.fen, target),
-            }
-          }),
+              inMonth.channels.get(channel) ?? ZERO_SUM,
+              ytd.channels.get(channel) ?? ZERO_SUM,
+              targetOf(channel, targets, regions.length, reserved),
+            ),
+          ),
           regions: regions.map((region) => {
-            const y = marketYtd.get(region.code) ?? zero
+            const y = ytd.market.get(region.code) ?? ZERO_SUM
             return {
               region_code: region.code,
               name: region.name,
-              month_amount: formatMoney((marketMonth.get(region.code) ?? zero).fen),
+              month_amount: formatMoney((inMonth.market.get(region.code) ?? ZERO_SUM).fen),
               ytd_amount: formatMoney(y.fen),
-              target: money(perRegion),
+              target: formatMoneyOrNull(perRegion),
               progress: progress(y.fen, perRegion),
             }
           }),
-          canteen_units_below: declared
-            .filter((u) => u.met === false)
-            .map((u) => ({
-              org_id: u.orgId,
-              org_name: u.orgName,
-              reserved: formatMoney(u.reservedFen!),
-              purchased: formatMoney(u.purchasedFen),
-            })),
+          canteen_units_below: unitsBelow(declared),
         }
       })
     },

@@ -1,8 +1,9 @@
 import { type Db, type Executor, inTransaction } from '../../db/client.js'
+import { readRows } from '../../db/read.js'
 import { formatMoney, formatRatioE4, parseMoney, parseRatioE4 } from '../../money.js'
 import { CHANNELS, type Channel } from '../../schemas.js'
-import { appendAudit } from '../audit/audit.repository.js'
-import { targetsRepository as repo, type TargetRow } from './targets.repository.js'
+import { appendAudit } from '../audit/index.js'
+import { targetsRepository as repo, type TargetRow, targetsOfYear } from './targets.repository.js'
 import type { PutTargetsBody, TargetOut, YearTargetsOut } from './targets.schemas.js'
 
 const channelOrder = (c: string) => CHANNELS.indexOf(c as Channel)
@@ -32,10 +33,10 @@ export interface YearTargets {
 }
 
 export async function loadYearTargets(ex: Executor, year: number): Promise<YearTargets> {
-  return yearTargetsOf(await repo.forYear(ex, year))
+  return yearTargetsOf(await readRows(ex, targetsOfYear(year)))
 }
 
-/** YearTargets from a year's target rows (`repo.forYear`, or `repo.forYearSql` read by `queryRowSets`). */
+/** YearTargets from a year's target rows (`targetsOfYear`, read alone or batched). */
 export function yearTargetsOf(rows: Pick<TargetRow, 'channel' | 'amountFen' | 'ratioE4'>[]): YearTargets {
   const out: YearTargets = { amountFen: {}, marketPerRegionFen: null, canteenRatioE4: null }
   for (const row of rows) {
@@ -49,14 +50,14 @@ export function yearTargetsOf(rows: Pick<TargetRow, 'channel' | 'amountFen' | 'r
 export function createTargetsService(deps: { db: Db }) {
   return {
     async get(year: number): Promise<YearTargetsOut> {
-      return toYearTargets(year, await repo.forYear(deps.db, year))
+      return toYearTargets(year, await readRows(deps.db, targetsOfYear(year)))
     },
 
     /** Replaces the year's targets and records before/after in the audit log, in one transaction. */
     async replace(actorKeyId: string, year: number, input: PutTargetsBody): Promise<YearTargetsOut> {
       return inTransaction(deps.db, async (tx) => {
         await repo.lockYear(tx, year)
-        const before = toYearTargets(year, await repo.forYear(tx, year))
+        const before = toYearTargets(year, await readRows(tx, targetsOfYear(year)))
         await repo.replace(
           tx,
           year,
@@ -68,7 +69,7 @@ export function createTargetsService(deps: { db: Db }) {
             ratioE4: t.kind === 'share' ? parseRatioE4(t.value) : null,
           })),
         )
-        const after = toYearTargets(year, await repo.forYear(tx, year))
+        const after = toYearTargets(year, await readRows(tx, targetsOfYear(year)))
         await appendAudit(tx, {
           actorKeyId,
           action: 'targets.replaced',

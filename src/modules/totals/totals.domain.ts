@@ -1,9 +1,10 @@
 /**
- * The arithmetic of the totals, canteen and report endpoints: pure functions on integer fen (bigint) and
- * calendar dates, no I/O. Money results are bigint fen; ratios are JSON numbers (half-up, 4 places).
+ * The arithmetic of the totals endpoint (progress and pace; the monthly report uses `progress` too): pure
+ * functions on integer fen (bigint) and calendar dates, no I/O. Money results are bigint fen; ratios are
+ * JSON numbers (half-up, 4 places).
  */
-import { dayOfYear, daysInYear, lastDayOfMonth, yearOf } from '../../dates.js'
-import { divCeil, divHalfUp, ratio } from '../../money.js'
+import { dayOfYear, daysInYear, yearOf } from '../../dates.js'
+import { divHalfUp, ratio } from '../../money.js'
 
 /** total / target as a ratio, half-up to 4 places; null without a target (or a zero one). */
 export function progress(totalFen: bigint, targetFen: bigint | null): number | null {
@@ -53,51 +54,6 @@ export function pace(totalFen: bigint, targetFen: bigint | null, asOf: string): 
     onTrack: onTrack(totalFen, expected),
     projectedYearEnd: projectedYearEnd(totalFen, asOf),
   }
-}
-
-/** A unit's reserved amount: canteen_total × ratio (ten-thousandths) in fen, rounded up to the fen. */
-export function reservedFen(canteenTotalFen: bigint, ratioE4: number): bigint {
-  return divCeil(canteenTotalFen * BigInt(ratioE4), 10_000n)
-}
-
-/** purchased / canteen_total as a ratio, half-up to 4 places; null when the total is 0 or undeclared. */
-export function canteenShare(purchasedFen: bigint, canteenTotalFen: bigint | null): number | null {
-  return canteenTotalFen === null ? null : ratio(purchasedFen, canteenTotalFen)
-}
-
-/** purchased ≥ reserved (fen, exact); null when nothing is reserved (no declaration or no ratio). */
-export function canteenMet(purchasedFen: bigint, reserved: bigint | null): boolean | null {
-  return reserved === null ? null : purchasedFen >= reserved
-}
-
-/**
- * How to read sums of active purchases with occurred_on ≤ asOf from the monthly rollup:
- * months 1..fullThroughMonth come from `purchase_totals`; when asOf falls inside a month and is before
- * today, that month is summed from `purchases` over [partial.from, partial.to] instead (records are
- * never dated in the future, so from today on the rollup's current month is already exact).
- */
-export interface RollupPlan {
-  year: number
-  fullThroughMonth: number
-  partial: { month: number; from: string; to: string } | null
-}
-
-/** Splits "1 January .. asOf" into whole rollup months and at most one partial month (see RollupPlan). */
-export function rollupPlan(asOf: string, today: string): RollupPlan {
-  const year = yearOf(asOf)
-  const month = Number(asOf.slice(5, 7))
-  if (asOf === lastDayOfMonth(year, month) || asOf >= today) {
-    return { year, fullThroughMonth: month, partial: null }
-  }
-  return { year, fullThroughMonth: month - 1, partial: { month, from: `${asOf.slice(0, 8)}01`, to: asOf } }
-}
-
-/**
- * Whether "1 January .. asOf" holds every record of asOf's year — asOf is 31 December, or today or later
- * (records are never dated in the future) — so the whole-year rollups can answer instead of the monthly one.
- */
-export function coversWholeYear(asOf: string, today: string): boolean {
-  return asOf.endsWith('-12-31') || asOf >= today
 }
 
 /**

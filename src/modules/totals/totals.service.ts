@@ -1,15 +1,23 @@
-import { sql } from 'drizzle-orm'
 import { shanghaiToday } from '../../dates.js'
-import { type Db, queryRowSets, type Tx } from '../../db/client.js'
+import type { Db } from '../../db/client.js'
+import { readRowSets } from '../../db/read.js'
 import { validationFailed } from '../../errors.js'
-import { formatMoney, formatRatioE4, ratio } from '../../money.js'
+import { formatMoney, formatMoneyOrNull, formatRatioE4, ratio } from '../../money.js'
+import { coversWholeYear, type RollupPlan, rollupPlan } from '../../rollups/rollup-plan.js'
+import {
+  canteenYearSums,
+  type SumDim,
+  type SumRow,
+  sums,
+  withOrgNames,
+  yearSums,
+} from '../../rollups/rollups.repository.js'
+import { type Sum, sumsByKey, totalOf, ZERO_SUM } from '../../rollups/sums.js'
 import { CHANNEL_LABELS, CHANNELS, type Channel } from '../../schemas.js'
-import { canteenRepository } from '../canteen/canteen.repository.js'
-import { canteenUnitsOf } from '../canteen/canteen.service.js'
-import { targetsRepository } from '../targets/targets.repository.js'
-import { yearTargetsOf } from '../targets/targets.service.js'
-import { coversWholeYear, pace, progress, remaining, resolveAsOf, rollupPlan } from './totals.domain.js'
-import { canteenYearSumSql, type SumDim, sumSql, toSumRows, yearSumSql } from './totals.repository.js'
+import { budgetsOfYear, type CanteenUnit, canteenUnitsOf } from '../canteen/index.js'
+import { targetsOfYear, type YearTargets, yearTargetsOf } from '../targets/index.js'
+import { pace, progress, remaining, resolveAsOf } from './totals.domain.js'
+import { noRegionNames, orgCheck, type RegionName, regionNames } from './totals.repository.js'
 import type {
   BreakdownOut,
   BreakdownQuery,
@@ -18,204 +26,223 @@ import type {
   TotalsQuery,
 } from './totals.schemas.js'
 
-const money = (fen: bigint | null) => (fen === null ? null : formatMoney(fen))
-
 /** total, count, target, progress, remaining and pace of one channel or county, formatted for the API. */
-export function paceFigures(totalFen: bigint, count: number, targetFen: bigint | null, asOf: string) {
+function paceFigures(totalFen: bigint, count: number, targetFen: bigint | null, asOf: string) {
   const p = pace(totalFen, targetFen, asOf)
   return {
     total: formatMoney(totalFen),
     count,
-    target: money(targetFen),
+    target: formatMoneyOrNull(targetFen),
     progress: progress(totalFen, targetFen),
-    remaining: money(remaining(totalFen, targetFen)),
+    remaining: formatMoneyOrNull(remaining(totalFen, targetFen)),
     expected_by_now: p ? formatMoney(p.expectedByNow) : null,
     on_track: p ? p.onTrack : null,
     projected_year_end: p ? formatMoney(p.projectedYearEnd) : null,
   }
 }
 
-/**
- * Runs reads in one REPEATABLE READ, read-only transaction, so every figure of a response comes from the
- * same snapshot (a purchase committed half-way through cannot make two figures disagree).
- */
-export function readSnapshot<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction(fn, { isolationLevel: 'repeatable read', accessMode: 'read only' })
-}
-
-/** One row when the org exists (or none is asked about), none otherwise: `queryRowSets`' org check. */
-const orgCheckSql = (orgId: string | undefined) =>
-  orgId === undefined ? sql`select 1 as ok` : sql`select 1 as ok from orgs where id = ${orgId}`
-
-/** The `select code, name from regions` rows of a `queryRowSets`, by code. */
-const regionsOf = (rows: Record<string, unknown>[]) =>
-  rows.map((r) => ({ code: String(r.code), name: String(r.name) })).sort((a, b) => (a.code < b.code ? -1 : 1))
+const byCode = (a: RegionName, b: RegionName) => (a.code < b.code ? -1 : 1)
 
 const noSuchOrg = () =>
   validationFailed([{ path: '/querystring/org_id', message: 'no organization has this id' }])
 
-export function createTotalsService(deps: { db: Db; now: () => Date }) {
-  /**
-   * Today, the request's as_of (given, or its default) and the rollup plan, from one reading of the clock:
-   * the as_of default, the plan and the year-rollup choice all judge the same day.
-   */
-  function datesOf(year: number, asOfGiven: string | undefined) {
-    const today = shanghaiToday(deps.now())
-    const asOf = resolveAsOf(year, asOfGiven, today)
-    if (typeof asOf !== 'string') {
-      throw validationFailed([
-        { path: asOfGiven === undefined ? '/querystring/year' : '/querystring/as_of', message: asOf.error },
-      ])
-    }
-    return { today, asOf, plan: rollupPlan(asOf, today) }
+/**
+ * Every read of a totals response, for one statement: one round trip and one snapshot. Each figure and
+ * its breakdown come from one query: the canteen channel's total and count are the sum of the per-org
+ * rows its units list, market sales' of its per-region rows. A year to date for the whole district reads
+ * the year rollups (a few hundred rows); an org's totals, or a cut-off inside the year, the monthly one.
+ */
+function totalsReads(q: TotalsQuery, plan: RollupPlan, wholeYear: boolean) {
+  return {
+    org: orgCheck(q.org_id),
+    targets: targetsOfYear(q.year),
+    regions: regionNames(),
+    sums: wholeYear
+      ? yearSums(q.year, ['channel', 'region_code'])
+      : sums({ plan, orgId: q.org_id }, ['channel', 'region_code']),
+    canteen: withOrgNames(
+      wholeYear ? canteenYearSums(q.year) : sums({ plan, orgId: q.org_id, channel: 'canteen' }, ['org_id']),
+    ),
+    budgets: budgetsOfYear(q.year, q.org_id),
   }
+}
 
+/** What every channel's figures are made from. */
+interface TotalsInput {
+  asOf: string
+  targets: YearTargets
+  regions: RegionName[]
+  units: CanteenUnit[]
+  byChannel: Map<string, Sum>
+  marketByRegion: Map<string, Sum>
+}
+
+function marketTotals(s: Sum, input: TotalsInput): ChannelTotalsOut {
+  const { asOf, regions } = input
+  const perRegion = input.targets.marketPerRegionFen
+  return {
+    channel: 'market_sales',
+    ...paceFigures(s.fen, s.count, perRegion === null ? null : perRegion * BigInt(regions.length), asOf),
+    regions: regions.map((region) => {
+      const r = input.marketByRegion.get(region.code) ?? ZERO_SUM
+      return { region_code: region.code, name: region.name, ...paceFigures(r.fen, r.count, perRegion, asOf) }
+    }),
+  }
+}
+
+/** The canteen channel: its target is the sum of the declared units' reserved amounts. */
+function canteenTotals(s: Sum, input: TotalsInput): ChannelTotalsOut {
+  const { units } = input
+  const ratioE4 = input.targets.canteenRatioE4
+  const declared = units.filter((u) => u.canteenTotalFen !== null)
+  const canteenTotal = declared.reduce((sum, u) => sum + u.canteenTotalFen!, 0n)
+  const reserved = ratioE4 === null ? null : declared.reduce((sum, u) => sum + u.reservedFen!, 0n)
+  return {
+    channel: 'canteen',
+    ...paceFigures(s.fen, s.count, reserved !== null && reserved > 0n ? reserved : null, input.asOf),
+    target_share: ratioE4 === null ? null : formatRatioE4(ratioE4),
+    canteen_total: formatMoney(canteenTotal),
+    reserved: formatMoneyOrNull(reserved),
+    share: ratio(s.fen, canteenTotal),
+    units: declared.length,
+    units_met: ratioE4 === null ? null : declared.filter((u) => u.met).length,
+    units_without_budget: units.length - declared.length,
+  }
+}
+
+function channelTotals(channel: Channel, input: TotalsInput): ChannelTotalsOut {
+  const s = input.byChannel.get(channel) ?? ZERO_SUM
+  if (channel === 'market_sales') return marketTotals(s, input)
+  if (channel === 'canteen') return canteenTotals(s, input)
+  return { channel, ...paceFigures(s.fen, s.count, input.targets.amountFen[channel] ?? null, input.asOf) }
+}
+
+/** The canteen channel from its per-org rows, the others (and market sales per region) from the sums. */
+function channelSums(rows: SumRow[], canteenByOrg: SumRow[]) {
+  const others = sumsByKey(
+    rows.filter((r) => r.channel !== 'canteen'),
+    (r) => r.channel!,
+  )
+  const byChannel = new Map([['canteen', totalOf(canteenByOrg)], ...others])
+  const market = rows.filter((r) => r.channel === 'market_sales')
+  return { byChannel, marketByRegion: sumsByKey(market, (r) => r.region_code!) }
+}
+
+const BREAKDOWN_DIMS = { month: 'month', org: 'org_id', region: 'region_code', channel: 'channel' } as const
+
+/**
+ * Every read of a breakdown, for one statement as for totals: the org check, the sums (with org names for
+ * `by=org`) and the regions (for `by=region`).
+ */
+function breakdownReads(q: BreakdownQuery, dim: SumDim, plan: RollupPlan, wholeYear: boolean) {
+  const counted =
+    q.org_id === undefined && (dim === 'region_code' || dim === 'channel') && wholeYear
+      ? yearSums(q.year, [dim], q.channel)
+      : sums({ plan, orgId: q.org_id, channel: q.channel }, [dim])
+  return {
+    org: orgCheck(q.org_id),
+    sums: q.by === 'org' ? withOrgNames(counted) : counted,
+    regions: q.by === 'region' ? regionNames() : noRegionNames(),
+  }
+}
+
+type BreakdownRow = BreakdownOut['rows'][number]
+/** A sums row, with the org's name when the breakdown is by org. */
+type CountedRow = SumRow & { orgName?: string }
+
+/** Orgs with at least one counted record: largest total first, then by name and id. */
+function orgRows(found: Map<string, CountedRow>, row: (key: string, label: string) => BreakdownRow) {
+  const fen = (id: string) => found.get(id)!.totalFen
+  const name = (id: string) => found.get(id)?.orgName ?? id
+  return [...found.keys()]
+    .sort((a, b) => {
+      const d = fen(b) - fen(a)
+      if (d !== 0n) return d > 0n ? 1 : -1
+      const [na, nb] = [name(a), name(b)]
+      return na < nb ? -1 : na > nb ? 1 : a < b ? -1 : 1
+    })
+    .map((id) => row(id, name(id)))
+}
+
+/** The breakdown's rows: every month to as_of's, every (filtered) channel, every county, or the buying orgs. */
+function breakdownRows(
+  q: BreakdownQuery,
+  asOf: string,
+  found: Map<string, CountedRow>,
+  regions: RegionName[],
+): BreakdownRow[] {
+  const row = (key: string, label: string) => {
+    const s = found.get(key)
+    return { key, label, total: formatMoney(s?.totalFen ?? 0n), count: s?.count ?? 0 }
+  }
+  if (q.by === 'month') {
+    return Array.from({ length: Number(asOf.slice(5, 7)) }, (_, i) => ({
+      ...row(String(i + 1), `${q.year}年${i + 1}月`),
+      key: `${q.year}-${String(i + 1).padStart(2, '0')}`,
+    }))
+  }
+  if (q.by === 'channel') {
+    const listed: readonly Channel[] = q.channel ? [q.channel] : CHANNELS
+    return listed.map((c) => row(c, CHANNEL_LABELS[c]))
+  }
+  if (q.by === 'region') return [...regions].sort(byCode).map((r) => row(r.code, r.name))
+  return orgRows(found, row)
+}
+
+/**
+ * Today, the request's as_of (given, or its default) and the rollup plan, from one reading of the clock:
+ * the as_of default, the plan and the year-rollup choice all judge the same day.
+ */
+function datesOf(now: Date, year: number, asOfGiven: string | undefined) {
+  const today = shanghaiToday(now)
+  const asOf = resolveAsOf(year, asOfGiven, today)
+  if (typeof asOf !== 'string') {
+    throw validationFailed([
+      { path: asOfGiven === undefined ? '/querystring/year' : '/querystring/as_of', message: asOf.error },
+    ])
+  }
+  return { today, asOf, plan: rollupPlan(asOf, today) }
+}
+
+export function createTotalsService(deps: { db: Db; now: () => Date }) {
   return {
     async totals(q: TotalsQuery): Promise<TotalsOut> {
-      const { today, asOf, plan } = datesOf(q.year, q.as_of)
-      // Every read of the response in one statement: one round trip and one snapshot. Each figure and its
-      // breakdown come from one query: the canteen channel's total and count are the sum of the per-org
-      // rows its units list, market sales' of its per-region rows.
-      // A year to date for the whole district reads the year rollups (a few hundred rows); an org's
-      // totals, or a cut-off inside the year, the monthly one.
+      const { today, asOf, plan } = datesOf(deps.now(), q.year, q.as_of)
       const wholeYear = q.org_id === undefined && coversWholeYear(asOf, today)
-      const canteenSums = wholeYear
-        ? canteenYearSumSql(q.year)
-        : sumSql({ plan, orgId: q.org_id, channel: 'canteen' }, ['org_id'])
-      const sets = await queryRowSets(deps.db, {
-        org: orgCheckSql(q.org_id),
-        targets: targetsRepository.forYearSql(q.year),
-        regions: sql`select code, name from regions`,
-        sums: wholeYear
-          ? yearSumSql(q.year, ['channel', 'region_code'])
-          : sumSql({ plan, orgId: q.org_id }, ['channel', 'region_code']),
-        canteen: sql`select s.org_id, s.total, s.n, o.name from (${canteenSums}) s join orgs o on o.id = s.org_id`,
-        budgets: canteenRepository.forYearSql(q.year, q.org_id),
-      })
+      const sets = await readRowSets(deps.db, totalsReads(q, plan, wholeYear))
       if (sets.org.length === 0) throw noSuchOrg()
-      const targets = yearTargetsOf(targetsRepository.fromJson(sets.targets))
-      const regions = regionsOf(sets.regions)
-      const sums = toSumRows(sets.sums, ['channel', 'region_code'])
-      const canteenByOrg = toSumRows(sets.canteen, ['org_id'])
+      const targets = yearTargetsOf(sets.targets)
       const units = canteenUnitsOf({
-        budgets: canteenRepository.fromJson(sets.budgets),
-        purchased: new Map(canteenByOrg.map((r) => [r.org_id!, r.totalFen])),
-        names: new Map(sets.canteen.map((r) => [String(r.org_id), String(r.name)])),
+        budgets: sets.budgets,
+        purchased: new Map(sets.canteen.map((r) => [r.org_id!, r.totalFen])),
+        names: new Map(sets.canteen.map((r) => [r.org_id!, r.orgName])),
         ratioE4: targets.canteenRatioE4,
       })
-
-      const byChannel = new Map<string, { fen: bigint; count: number }>()
-      const marketByRegion = new Map<string, { fen: bigint; count: number }>()
-      byChannel.set('canteen', {
-        fen: canteenByOrg.reduce((sum, r) => sum + r.totalFen, 0n),
-        count: canteenByOrg.reduce((sum, r) => sum + r.count, 0),
-      })
-      for (const r of sums) {
-        if (r.channel === 'canteen') continue
-        const c = byChannel.get(r.channel!) ?? { fen: 0n, count: 0 }
-        byChannel.set(r.channel!, { fen: c.fen + r.totalFen, count: c.count + r.count })
-        if (r.channel === 'market_sales') {
-          const m = marketByRegion.get(r.region_code!) ?? { fen: 0n, count: 0 }
-          marketByRegion.set(r.region_code!, { fen: m.fen + r.totalFen, count: m.count + r.count })
-        }
+      const { byChannel, marketByRegion } = channelSums(sets.sums, sets.canteen)
+      const input = {
+        asOf,
+        targets,
+        regions: [...sets.regions].sort(byCode),
+        units,
+        byChannel,
+        marketByRegion,
       }
-
-      const channels: ChannelTotalsOut[] = CHANNELS.map((channel) => {
-        const { fen, count } = byChannel.get(channel) ?? { fen: 0n, count: 0 }
-        if (channel === 'market_sales') {
-          const perRegion = targets.marketPerRegionFen
-          return {
-            channel,
-            ...paceFigures(fen, count, perRegion === null ? null : perRegion * BigInt(regions.length), asOf),
-            regions: regions.map((region) => {
-              const s = marketByRegion.get(region.code) ?? { fen: 0n, count: 0 }
-              return {
-                region_code: region.code,
-                name: region.name,
-                ...paceFigures(s.fen, s.count, perRegion, asOf),
-              }
-            }),
-          }
-        }
-        if (channel === 'canteen') {
-          const ratioE4 = targets.canteenRatioE4
-          const declared = units.filter((u) => u.canteenTotalFen !== null)
-          const canteenTotal = declared.reduce((sum, u) => sum + u.canteenTotalFen!, 0n)
-          const reserved = ratioE4 === null ? null : declared.reduce((sum, u) => sum + u.reservedFen!, 0n)
-          return {
-            channel,
-            ...paceFigures(fen, count, reserved !== null && reserved > 0n ? reserved : null, asOf),
-            target_share: ratioE4 === null ? null : formatRatioE4(ratioE4),
-            canteen_total: formatMoney(canteenTotal),
-            reserved: money(reserved),
-            share: ratio(fen, canteenTotal),
-            units: declared.length,
-            units_met: ratioE4 === null ? null : declared.filter((u) => u.met).length,
-            units_without_budget: units.length - declared.length,
-          }
-        }
-        return { channel, ...paceFigures(fen, count, targets.amountFen[channel] ?? null, asOf) }
-      })
-      const grand = [...byChannel.values()].reduce((sum, c) => sum + c.fen, 0n)
       return {
         year: q.year,
         as_of: asOf,
         computed_at: deps.now().toISOString(),
-        channels,
-        grand_total: formatMoney(grand),
+        channels: CHANNELS.map((channel) => channelTotals(channel, input)),
+        grand_total: formatMoney([...byChannel.values()].reduce((sum, c) => sum + c.fen, 0n)),
       }
     },
 
     async breakdown(q: BreakdownQuery): Promise<BreakdownOut> {
-      const { today, asOf, plan } = datesOf(q.year, q.as_of)
-      const dim: SumDim = (
-        { month: 'month', org: 'org_id', region: 'region_code', channel: 'channel' } as const
-      )[q.by]
-      // One statement, as for totals: the org check, the sums (with org names) and the regions.
-      const sums =
-        q.org_id === undefined && (dim === 'region_code' || dim === 'channel') && coversWholeYear(asOf, today)
-          ? yearSumSql(q.year, [dim], q.channel)
-          : sumSql({ plan, orgId: q.org_id, channel: q.channel }, [dim])
-      const sets = await queryRowSets(deps.db, {
-        org: orgCheckSql(q.org_id),
-        sums:
-          q.by === 'org'
-            ? sql`select s.*, o.name from (${sums}) s join orgs o on o.id = s.org_id`
-            : sql`select * from (${sums}) s`,
-        regions: q.by === 'region' ? sql`select code, name from regions` : sql`select 1 where false`,
-      })
+      const { today, asOf, plan } = datesOf(deps.now(), q.year, q.as_of)
+      const dim = BREAKDOWN_DIMS[q.by]
+      const sets = await readRowSets(deps.db, breakdownReads(q, dim, plan, coversWholeYear(asOf, today)))
       if (sets.org.length === 0) throw noSuchOrg()
-      const found = new Map(toSumRows(sets.sums, [dim]).map((r) => [String(r[dim]), r]))
-      const names = new Map(sets.sums.map((r) => [String(r.org_id), String(r.name)]))
-      const row = (key: string, label: string) => {
-        const s = found.get(key)
-        return { key, label, total: formatMoney(s?.totalFen ?? 0n), count: s?.count ?? 0 }
-      }
-      let rows: BreakdownOut['rows']
-      if (q.by === 'month') {
-        // Every month from January to as_of's month, zero or not.
-        rows = Array.from({ length: Number(asOf.slice(5, 7)) }, (_, i) => ({
-          ...row(String(i + 1), `${q.year}年${i + 1}月`),
-          key: `${q.year}-${String(i + 1).padStart(2, '0')}`,
-        }))
-      } else if (q.by === 'channel') {
-        const listed: readonly Channel[] = q.channel ? [q.channel] : CHANNELS
-        rows = listed.map((c) => row(c, CHANNEL_LABELS[c]))
-      } else if (q.by === 'region') {
-        rows = regionsOf(sets.regions).map((r) => row(r.code, r.name))
-      } else {
-        // Orgs with at least one counted record: largest total first, then by name and id.
-        const fen = (id: string) => found.get(id)!.totalFen
-        rows = [...found.keys()]
-          .sort((a, b) => {
-            const d = fen(b) - fen(a)
-            if (d !== 0n) return d > 0n ? 1 : -1
-            const [na, nb] = [names.get(a) ?? a, names.get(b) ?? b]
-            return na < nb ? -1 : na > nb ? 1 : a < b ? -1 : 1
-          })
-          .map((id) => row(id, names.get(id) ?? id))
-      }
-      return { year: q.year, by: q.by, as_of: asOf, rows }
+      const found = new Map(sets.sums.map((r) => [String(r[dim]), r as CountedRow]))
+      return { year: q.year, by: q.by, as_of: asOf, rows: breakdownRows(q, asOf, found, sets.regions) }
     },
   }
 }

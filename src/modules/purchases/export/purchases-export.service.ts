@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream'
+import type { Principal } from '../../../auth/principal.js'
+import { csvLine, UTF8_BOM } from '../../../csv-writer.js'
 import { shanghaiToday } from '../../../dates.js'
 import type { Database } from '../../../db/client.js'
-import type { Principal } from '../../../plugins/auth.js'
-import { csvLine } from '../import/csv-reader.js'
 import { scopeFilters } from '../purchases.domain.js'
 import type { PurchaseFilters } from '../purchases.schemas.js'
 import { EXPORT_COLUMNS } from '../purchases-columns.js'
@@ -25,7 +25,7 @@ export interface ExportFile {
 
 /** CSV: UTF-8 BOM (so Excel reads Chinese text correctly), English header, CRLF; one chunk per batch. */
 async function* csvChunks(batches: AsyncIterable<ExportRow[]>): AsyncGenerator<string> {
-  yield `\ufeff${csvLine(EXPORT_COLUMNS)}`
+  yield `${UTF8_BOM}${csvLine(EXPORT_COLUMNS)}`
   for await (const batch of batches) {
     let chunk = ''
     for (const row of batch) chunk += csvLine(row)

@@ -1,6 +1,6 @@
 /**
  * CSV as Excel writes and reads it: decoding (UTF-8 with or without BOM, GBK), parsing with csv-parse's
- * streaming API into spreadsheet rows, reading the header, normalising cells, and quoting for export.
+ * streaming API into spreadsheet rows, reading the header, normalising cells (writing is src/csv-writer.ts).
  * No database, no HTTP.
  */
 
@@ -9,6 +9,7 @@ import { Readable, Transform, type TransformCallback, Writable } from 'node:stre
 import { pipeline } from 'node:stream/promises'
 import { CsvError, parse } from 'csv-parse'
 import iconv from 'iconv-lite'
+import { withoutFormulaGuard } from '../../../csv-writer.js'
 import { type FieldError, validationFailed } from '../../../errors.js'
 import { CHANNEL_LABELS } from '../../../schemas.js'
 import {
@@ -309,10 +310,9 @@ export function rowToInput(
   }
   const input: Record<string, string> = {}
   for (const [field, index] of header.present) {
-    let value = (cells[index] ?? '').trim()
+    const value = (cells[index] ?? '').trim()
     if (value === '') continue
-    if (value.charCodeAt(0) === 39 /* ' */ && FORMULA_START.test(value.slice(1))) value = value.slice(1)
-    const normal = normalizeCell(field, value)
+    const normal = normalizeCell(field, withoutFormulaGuard(value))
     if (typeof normal !== 'string') {
       errors.push({ path: `/rows/${row}/${field}`, message: normal.problem })
       continue
@@ -353,19 +353,3 @@ function normalizeCell(field: ImportField, raw: string): string | { problem: str
       return raw
   }
 }
-
-/** Characters that make Excel read a CSV cell as a formula (CSV injection). */
-const FORMULA_START = /^[=+\-@\t\r]/
-
-/**
- * One CSV field: quoted when it holds a comma, quote or line break (RFC 4180); text starting with a
- * formula character gets a leading apostrophe so Excel shows it as text (rowToInput removes it again).
- */
-export function csvField(value: string | null): string {
-  if (value === null || value === '') return ''
-  const safe = FORMULA_START.test(value) ? `'${value}` : value
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
-}
-
-/** One CSV line with CRLF, as Excel writes. */
-export const csvLine = (values: readonly (string | null)[]): string => `${values.map(csvField).join(',')}\r\n`

@@ -21,10 +21,11 @@
  * header / CSV syntax → 400 at once; cell problems → 400 with those alone; no data rows → 400; a reporter
  * naming another org → 403; domain problems → 400; voucher clashes → 409 listing every clashing row.
  */
+
+import type { Principal } from '../../../auth/principal.js'
 import type { Executor } from '../../../db/client.js'
-import { pgConstraint, pgErrorCode } from '../../../db/client.js'
+import { isUniqueViolation } from '../../../db/errors.js'
 import { validationFailed } from '../../../errors.js'
-import type { Principal } from '../../../plugins/auth.js'
 import {
   assertOwnOrg,
   type DomainContext,
@@ -32,7 +33,7 @@ import {
   toNewPurchase,
   voucherClash,
 } from '../purchases.domain.js'
-import { INSERT_CHUNK, purchasesRepository as repo, VOUCHER_INDEX } from '../purchases.repository.js'
+import { INSERT_CHUNK, purchasesRepository as repo } from '../purchases.repository.js'
 import type { CreatePurchaseInput } from '../purchases.schemas.js'
 import { type CsvEncoding, type CsvHeader, type CsvRow, forEachCsvRow, readHeader } from './csv-reader.js'
 import { capped, Problems } from './import-problems.js'
@@ -220,7 +221,7 @@ class ImportPass {
     const pending = repo.insertMany(ex, this.principal.keyId, records, false).then(
       () => undefined,
       (err: unknown) => {
-        if (pgErrorCode(err) === '23505' && pgConstraint(err) === VOUCHER_INDEX) throw new VoucherTaken()
+        if (isUniqueViolation(err, 'purchase_voucher')) throw new VoucherTaken()
         throw err
       },
     )

@@ -1,14 +1,15 @@
 /** CSV import of purchases: all or nothing, in one transaction with the idempotency record. */
+
+import type { Principal } from '../../../auth/principal.js'
 import { shanghaiToday } from '../../../dates.js'
 import type { Db, Executor } from '../../../db/client.js'
 import { AppError, forbidden } from '../../../errors.js'
-import { formatMoney } from '../../../money.js'
-import type { Principal } from '../../../plugins/auth.js'
 import {
   type IdempotentOutcome,
   type IdempotentRequest,
   runIdempotent,
-} from '../../idempotency/idempotency.js'
+} from '../../../idempotency/idempotency.js'
+import { formatMoney } from '../../../money.js'
 import { voucherRace } from '../purchases.domain.js'
 import type { DryRunBody } from '../purchases.service.js'
 import { type CsvEncoding, checkEncoding } from './csv-reader.js'
