@@ -23,7 +23,7 @@ export interface BuildAppOptions {
 }
 
 /** JSON bodies over 1 MiB are refused with 413 (the CSV import route sets its own 64 MiB limit). */
-export const JSON_BODY_LIMIT = 1024 * 1024
+const JSON_BODY_LIMIT = 1024 * 1024
 
 /** The database the app uses: the one given (tests), or one opened from the config and closed with the app. */
 function appDatabase(app: FastifyInstance, opts: BuildAppOptions): Database {

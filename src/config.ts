@@ -14,7 +14,7 @@ const integer = (min: number, max: number) =>
     )
 
 /** The environment, validated in one place. `loadConfig` is pure: it reads only the object it is given. */
-export const configSchema = z
+const configSchema = z
   .object({
     PORT: integer(0, 65535).default(3000),
     HOST: z.string().min(1).default('127.0.0.1'),

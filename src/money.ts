@@ -49,7 +49,7 @@ export function ratio(n: bigint, d: bigint): number | null {
 }
 
 /** The contract's ratio string ("0.10", "0.15", "1"): 0 < r ≤ 1 with at most 4 fraction digits. */
-export const RATIO_PATTERN = /^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/
+const RATIO_PATTERN = /^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/
 
 /** Parses a ratio string to ten-thousandths ("0.10" → 1000); null when malformed or not in (0, 1]. */
 export function parseRatioE4(input: string): number | null {

@@ -1,7 +1,7 @@
 /** Zod building blocks shared by the modules' schemas: money, dates, ids, paging and error responses. */
 import { z } from 'zod'
 import { isCalendarDate } from './dates.js'
-import { type ErrorCode, problemSchema } from './errors.js'
+import { problemSchema } from './errors.js'
 import { MONEY_PATTERN, parseMoney } from './money.js'
 
 export const CHANNELS = ['wholesale', 'union_welfare', 'enterprise', 'canteen', 'market_sales'] as const
@@ -88,5 +88,3 @@ export function errorResponses(...statuses: number[]) {
   const all = [...new Set([...BASE_ERRORS, ...statuses])].sort()
   return Object.fromEntries(all.map((s) => [s, problemSchema.describe(ERROR_DESCRIPTIONS[s] ?? 'Error')]))
 }
-
-export type { ErrorCode }

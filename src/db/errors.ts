@@ -28,7 +28,7 @@ const FOREIGN_KEYS = {
 export type ForeignKey = (typeof FOREIGN_KEYS)[keyof typeof FOREIGN_KEYS]
 
 /** A classified database error; `cause` is the driver's error, `sqlstate` its code when it has one. */
-export abstract class DbError extends Error {
+abstract class DbError extends Error {
   constructor(
     message: string,
     readonly sqlstate: string | undefined,
@@ -86,7 +86,7 @@ function* causes(err: unknown): Generator<{ code?: unknown; message?: unknown; c
 }
 
 /** The SQLSTATE of a database error, looking through drizzle's wrapping (`cause`). */
-export function pgErrorCode(err: unknown): string | undefined {
+function pgErrorCode(err: unknown): string | undefined {
   for (const e of causes(err)) {
     if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code
   }
@@ -94,7 +94,7 @@ export function pgErrorCode(err: unknown): string | undefined {
 }
 
 /** The constraint a database error names, looking through drizzle's wrapping. */
-export function pgConstraint(err: unknown): string | undefined {
+function pgConstraint(err: unknown): string | undefined {
   for (const e of causes(err)) {
     if (typeof e.constraint === 'string') return e.constraint
   }

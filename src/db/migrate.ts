@@ -8,7 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import type { Database } from './client.js'
 
 /** `migrations/` at the package root, found from this module whether it runs from src/ or from the dist/ bundle. */
-export const MIGRATIONS_FOLDER = findMigrations(dirname(fileURLToPath(import.meta.url)))
+const MIGRATIONS_FOLDER = findMigrations(dirname(fileURLToPath(import.meta.url)))
 
 function findMigrations(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {

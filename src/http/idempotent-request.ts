@@ -11,7 +11,7 @@ import {
 } from '../idempotency/idempotency.js'
 
 /** The request's Idempotency-Key header, validated; undefined when absent. */
-export function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
   const raw = request.headers['idempotency-key']
   if (raw === undefined) return undefined
   const key = Array.isArray(raw) ? raw[0] : raw

@@ -5,7 +5,7 @@ import fp from 'fastify-plugin'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
 import { IDEMPOTENCY_DESCRIPTION, IDEMPOTENCY_KEY_PATTERN } from '../idempotency/idempotency.js'
 
-export const API_DESCRIPTION = `Records purchases of products from Minhang District's counterpart counties (Yunnan, Xinjiang) through
+const API_DESCRIPTION = `Records purchases of products from Minhang District's counterpart counties (Yunnan, Xinjiang) through
 five channels and serves exact running totals against each year's targets.
 
 **Money** is a decimal string in yuan (\`"125000.50"\`): requests accept \`^\\d{1,10}(\\.\\d{1,2})?$\`, > 0;
@@ -78,7 +78,7 @@ const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'pat
  * responses are `application/problem+json` (what the error handler sends), and component schemas no
  * operation references (the zod provider's unused `…Input` twins) are left out.
  */
-export function finishDocument(doc: OpenApiDocument): OpenApiDocument {
+function finishDocument(doc: OpenApiDocument): OpenApiDocument {
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
     const v1 = path.startsWith('/v1/')
     for (const [method, op] of Object.entries(item)) {

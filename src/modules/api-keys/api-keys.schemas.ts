@@ -3,7 +3,7 @@ import { timestampOutput } from '../../schemas.js'
 
 export const ROLES = ['admin', 'finance', 'reporter'] as const
 
-export const apiKeySchema = z
+const apiKeySchema = z
   .object({
     id: z.uuid(),
     name: z.string(),

@@ -11,11 +11,11 @@ import { type ApiKeyRow, apiKeysRepository as repo } from './api-keys.repository
 import type { ApiKeyOut } from './api-keys.schemas.js'
 
 /** A new secret: 32 random bytes, base64url, with a recognisable prefix for secret scanners. */
-export function generateSecret(): string {
+function generateSecret(): string {
   return `mhk_${randomBytes(32).toString('base64url')}`
 }
 
-export function toApiKeyOut(row: ApiKeyRow): ApiKeyOut {
+function toApiKeyOut(row: ApiKeyRow): ApiKeyOut {
   return {
     id: row.id,
     name: row.name,

@@ -4,7 +4,7 @@ import { auditLog } from '../../db/schema.js'
 
 export type AuditRow = typeof auditLog.$inferSelect
 
-export type AuditAction =
+type AuditAction =
   | 'purchase.created'
   | 'purchase.voided'
   | 'targets.replaced'

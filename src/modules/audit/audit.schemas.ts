@@ -14,7 +14,7 @@ export const AUDIT_ACTIONS = [
   'api_key.revoked',
 ] as const
 
-export const auditEntrySchema = z
+const auditEntrySchema = z
   .object({
     id: z.string().meta({ description: 'Increasing sequence number, as a string' }),
     at: timestampOutput,

@@ -11,7 +11,7 @@ export const putCanteenBudgetBody = z.strictObject({
   }),
 })
 
-export const canteenUnitSchema = z
+const canteenUnitSchema = z
   .object({
     org_id: z.uuid(),
     org_name: z.string(),

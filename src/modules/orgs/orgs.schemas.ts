@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { page, pageQuery, timestampOutput } from '../../schemas.js'
 
-export const ORG_KINDS = [
+const ORG_KINDS = [
   'agency',
   'public_institution',
   'soe',

@@ -7,7 +7,7 @@ import { appendAudit } from '../audit/index.js'
 import { type OrgRow, orgsRepository as repo } from './orgs.repository.js'
 import type { OrgOut } from './orgs.schemas.js'
 
-export function toOrgOut(row: OrgRow): OrgOut {
+function toOrgOut(row: OrgRow): OrgOut {
   return {
     id: row.id,
     name: row.name,

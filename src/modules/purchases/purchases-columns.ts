@@ -20,11 +20,10 @@ export const IMPORT_FIELDS = [
 ] as const
 export type ImportField = (typeof IMPORT_FIELDS)[number]
 
-/** Columns an export adds; an import accepts them (so an export can be imported) and ignores all but status. */
-export const EXPORT_ONLY_FIELDS = ['id', 'year', 'status', 'created_at', 'voided_at', 'void_reason'] as const
-export type ExportOnlyField = (typeof EXPORT_ONLY_FIELDS)[number]
-
-/** The export's columns, in order (the contract's list). */
+/**
+ * The export's columns, in order (the contract's list): the import fields and the columns an export adds,
+ * which an import accepts (so an export can be imported) and ignores, all but status.
+ */
 export const EXPORT_COLUMNS = [
   'id',
   ...IMPORT_FIELDS,
@@ -69,7 +68,7 @@ const CHINESE: Record<ExportColumn, readonly string[]> = {
 export const chineseTitle = (column: ExportColumn): string => CHINESE[column][0]!
 
 /** Header text as compared: trimmed, case-folded, full-width parentheses and spaces made ASCII. */
-export function normalizeHeader(header: string): string {
+function normalizeHeader(header: string): string {
   return header
     .trim()
     .toLowerCase()

@@ -22,7 +22,7 @@ export const regionCodeSchema = z
   .string({ error: (iss) => (iss.input === undefined ? 'required' : 'must be a 6-digit region code') })
   .regex(/^[0-9]{6}$/, 'must be a 6-digit region code')
 
-export const creditCodeSchema = z
+const creditCodeSchema = z
   .string()
   .transform((s) => s.trim().toUpperCase())
   .superRefine((code, ctx) => {

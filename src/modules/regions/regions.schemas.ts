@@ -1,6 +1,6 @@
 import { z } from 'zod'
 
-export const PROGRAMS = ['east_west_cooperation', 'counterpart_support'] as const
+const PROGRAMS = ['east_west_cooperation', 'counterpart_support'] as const
 
 export const regionSchema = z
   .object({

@@ -5,7 +5,7 @@ import { appendAudit } from '../audit/index.js'
 import { type RegionRow, regionsRepository as repo } from './regions.repository.js'
 import type { RegionOut } from './regions.schemas.js'
 
-export function toRegionOut(row: RegionRow): RegionOut {
+function toRegionOut(row: RegionRow): RegionOut {
   return {
     code: row.code,
     name: row.name,

@@ -14,7 +14,7 @@ const moneyFen = (v: string) => parseMoney(v)!
 const title = (r: MonthlyReport) =>
   `每月一报 ${r.year}年${r.month}月 Monthly report ${r.year}-${String(r.month).padStart(2, '0')}`
 
-export const CSV_HEADERS = {
+const CSV_HEADERS = {
   channels: [
     '渠道代码 Channel code',
     '渠道 Channel',
@@ -41,7 +41,7 @@ export const CSV_HEADERS = {
   ],
 } as const
 
-export const TOTAL_LABEL = '合计 Total'
+const TOTAL_LABEL = '合计 Total'
 
 /** The rows of each table, money as exact decimal strings, progress as the JSON number (null = empty). */
 function tables(r: MonthlyReport) {
@@ -102,13 +102,13 @@ export function renderCsv(r: MonthlyReport): Buffer {
   return Buffer.from(`${UTF8_BOM}${lines.map(csvLine).join('')}`, 'utf8')
 }
 
-export const XLSX_SHEETS = {
+const XLSX_SHEETS = {
   channels: '分渠道',
   regions: '市场销售分县',
   canteen: '食堂预留未达标单位',
 } as const
 
-export const XLSX_HEADERS = {
+const XLSX_HEADERS = {
   channels: [
     '渠道代码',
     '渠道',

@@ -6,8 +6,8 @@ import { renderCsv, renderXlsx } from './reports.render.js'
 import { monthlyReportQuery, monthlyReportSchema } from './reports.schemas.js'
 import { createReportsService } from './reports.service.js'
 
-export const CSV_TYPE = 'text/csv; charset=utf-8'
-export const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
+const CSV_TYPE = 'text/csv; charset=utf-8'
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 
 export const reportsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   const service = createReportsService(deps)

@@ -1,8 +1,7 @@
 import { z } from 'zod'
 import { channelSchema, moneyOutput, yearSchema } from '../../schemas.js'
 
-export const REPORT_FORMATS = ['json', 'csv', 'xlsx'] as const
-export type ReportFormat = (typeof REPORT_FORMATS)[number]
+const REPORT_FORMATS = ['json', 'csv', 'xlsx'] as const
 
 export const monthlyReportQuery = z.strictObject({
   year: yearSchema,
@@ -13,7 +12,6 @@ export const monthlyReportQuery = z.strictObject({
     .max(12, 'must be a month 1–12'),
   format: z.enum(REPORT_FORMATS).default('json'),
 })
-export type MonthlyReportQuery = z.infer<typeof monthlyReportQuery>
 
 const progress = z
   .number()

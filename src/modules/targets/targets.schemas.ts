@@ -2,13 +2,13 @@ import { z } from 'zod'
 import { MONEY_PATTERN, parseMoney, parseRatioE4 } from '../../money.js'
 import { CHANNELS, type Channel, channelSchema, yearSchema } from '../../schemas.js'
 
-export const TARGET_KINDS = ['amount', 'share'] as const
-export const TARGET_SCOPES = ['district', 'per_region', 'per_unit'] as const
-export type TargetKind = (typeof TARGET_KINDS)[number]
-export type TargetScope = (typeof TARGET_SCOPES)[number]
+const TARGET_KINDS = ['amount', 'share'] as const
+const TARGET_SCOPES = ['district', 'per_region', 'per_unit'] as const
+type TargetKind = (typeof TARGET_KINDS)[number]
+type TargetScope = (typeof TARGET_SCOPES)[number]
 
 /** The only kind and scope each channel's target may have (contract, Targets). */
-export const CHANNEL_TARGET_SHAPE: Record<Channel, { kind: TargetKind; scope: TargetScope }> = {
+const CHANNEL_TARGET_SHAPE: Record<Channel, { kind: TargetKind; scope: TargetScope }> = {
   wholesale: { kind: 'amount', scope: 'district' },
   union_welfare: { kind: 'amount', scope: 'district' },
   enterprise: { kind: 'amount', scope: 'district' },
@@ -16,7 +16,7 @@ export const CHANNEL_TARGET_SHAPE: Record<Channel, { kind: TargetKind; scope: Ta
   market_sales: { kind: 'amount', scope: 'per_region' },
 }
 
-export const targetSchema = z
+const targetSchema = z
   .object({
     channel: channelSchema,
     kind: z.enum(TARGET_KINDS),

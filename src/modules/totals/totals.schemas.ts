@@ -23,7 +23,7 @@ const orgFilter = uuidSchema.optional().meta({
 export const totalsQuery = z.strictObject({ year: yearSchema, as_of: asOfInput, org_id: orgFilter })
 export type TotalsQuery = z.infer<typeof totalsQuery>
 
-export const BREAKDOWN_BY = ['month', 'org', 'region', 'channel'] as const
+const BREAKDOWN_BY = ['month', 'org', 'region', 'channel'] as const
 export const breakdownQuery = z.strictObject({
   year: yearSchema,
   by: z.enum(BREAKDOWN_BY),
@@ -55,7 +55,7 @@ const amountChannelTotals = z
   .object({ channel: z.enum(['wholesale', 'union_welfare', 'enterprise']), ...paceFields })
   .meta({ id: 'AmountChannelTotals', description: 'A channel with a district amount target' })
 
-export const regionTotalsSchema = z
+const regionTotalsSchema = z
   .object({
     region_code: z.string(),
     name: z.string(),
@@ -106,13 +106,12 @@ const canteenTotals = z
   })
   .meta({ id: 'CanteenTotals' })
 
-export const channelTotalsSchema = z.discriminatedUnion('channel', [
+const channelTotalsSchema = z.discriminatedUnion('channel', [
   amountChannelTotals,
   canteenTotals,
   marketSalesTotals,
 ])
 export type ChannelTotalsOut = z.infer<typeof channelTotalsSchema>
-export type RegionTotalsOut = z.infer<typeof regionTotalsSchema>
 
 export const totalsSchema = z
   .object({

@@ -12,7 +12,7 @@ export type ExportRow = (string | null)[]
  * as 5 000 and the server's peak RSS is lower (each batch's strings more often die young instead of being
  * promoted and left for a later major GC).
  */
-export const EXPORT_BATCH = 1_000
+const EXPORT_BATCH = 1_000
 
 const dialect = new PgDialect()
 

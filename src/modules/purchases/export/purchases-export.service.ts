@@ -34,7 +34,7 @@ async function* csvChunks(batches: AsyncIterable<ExportRow[]>): AsyncGenerator<s
 }
 
 /** `purchases_2024_20240520.csv` (year filter, or `all`, and today's date in Asia/Shanghai). */
-export function exportFilename(filters: PurchaseFilters, format: ExportFormat, now: Date): string {
+function exportFilename(filters: PurchaseFilters, format: ExportFormat, now: Date): string {
   return `purchases_${filters.year ?? 'all'}_${shanghaiToday(now).replace(/-/g, '')}.${format}`
 }
 

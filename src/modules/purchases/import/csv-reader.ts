@@ -30,7 +30,7 @@ const GBK_HINT = 'if it was saved by Excel on Chinese Windows, add ?encoding=gbk
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf])
 
 /** Spreadsheet column letters: 0 → A, 26 → AA. */
-export function columnLetter(index: number): string {
+function columnLetter(index: number): string {
   let s = ''
   for (let n = index + 1; n > 0; n = Math.floor((n - 1) / 26))
     s = String.fromCharCode(65 + ((n - 1) % 26)) + s
@@ -253,12 +253,12 @@ export function readHeader(cells: string[], opts: { orgIdRequired: boolean }): C
 }
 
 /** "1,234,567.89" → "1234567.89" when the grouping is well-formed; undefined otherwise. */
-export function stripThousands(cell: string): string | undefined {
+function stripThousands(cell: string): string | undefined {
   return /^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{1,2})?$/.test(cell) ? cell.replace(/,/g, '') : undefined
 }
 
 /** "2024/5/20", "2024-5-20", "2024.05.20" (what Excel writes for a date cell) → "2024-05-20". */
-export function normalizeDate(cell: string): string {
+function normalizeDate(cell: string): string {
   const m = /^([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})$/.exec(cell)
   return m ? `${m[1]}-${m[2]!.padStart(2, '0')}-${m[3]!.padStart(2, '0')}` : cell
 }

@@ -12,7 +12,7 @@ import { MAX_REPORTED_ERRORS } from './import-problems.js'
 import { createPurchasesImportService } from './purchases-import.service.js'
 
 /** The contract's limit for a CSV import body; larger bodies get 413 `payload_too_large`. */
-export const CSV_BODY_LIMIT = 64 * 1024 * 1024
+const CSV_BODY_LIMIT = 64 * 1024 * 1024
 
 const DESCRIPTION = `Body: a CSV file (\`Content-Type: text/csv\`, at most 64 MiB, at least 100 000 rows), as Excel saves it.
 Row 1 is the header: the create-body field names or the Chinese headers of shared/domain.md (渠道, 金额（元）/金额,
