@@ -16,6 +16,7 @@ export const orgsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { d
       schema: {
         tags,
         summary: 'Create an organization',
+        description: 'Names are unique: a name already taken → 409 `conflict`.',
         body: createOrgBody,
         response: { 201: orgSchema, ...errorResponses(403, 409, 415, 422) },
       },

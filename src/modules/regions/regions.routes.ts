@@ -28,6 +28,9 @@ export const regionsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
       schema: {
         tags,
         summary: 'Register a counterpart region',
+        description:
+          'A county named by its six-digit administrative division code; purchases may name it from then on. ' +
+          'A code already registered → 409 `conflict`.',
         body: createRegionBody,
         response: { 201: regionSchema, ...errorResponses(403, 409, 415, 422) },
       },
