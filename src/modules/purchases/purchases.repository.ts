@@ -85,9 +85,9 @@ export const purchasesRepository = {
    * and — when its `proceed` and every check pass and there is no prior response — inserts the record, its
    * audit row and its idempotency record. Returns one outcome per request, in order; the caller turns the
    * flags into each response. Requests in one call must not share a voucher or an (API key, idempotency
-   * key) pair (see `distinctGroups` in the service): each is checked against what was stored before the
-   * statement. A unique violation (a concurrent statement took a key or a voucher) fails the whole
-   * statement, so nothing of it is stored, and the caller retries.
+   * key) pair (see `distinctGroups` in purchases.domain.ts): each is checked against what was stored
+   * before the statement. A unique violation (a concurrent statement took a key or a voucher) fails the
+   * whole statement, so nothing of it is stored, and the caller retries.
    */
   async insertCheckedMany(ex: Executor, requests: CheckedInsert[]): Promise<CheckedInsertOutcome[]> {
     // One JSON parameter rather than one array per column: jsonb_to_recordset's row estimate is the same
