@@ -9,8 +9,14 @@ export type CsvCell = string | number | null
 /** The UTF-8 byte order mark: without it, Excel on Chinese Windows reads UTF-8 as GBK. */
 export const UTF8_BOM = '\uFEFF'
 
-/** Characters that make Excel read a cell as a formula (CSV injection). */
-const FORMULA_START = /^[=+\-@\t\r]/
+/**
+ * Text that gets the apostrophe: it starts with a character that makes Excel read a cell as a formula (CSV
+ * injection), or with apostrophes before one — so that `withoutFormulaGuard` takes back exactly the one
+ * apostrophe added, and text that itself starts with `'=` comes back unchanged.
+ */
+const NEEDS_GUARD = /^'*[=+\-@\t\r]/
+/** A guarded cell: an apostrophe (ours), then whatever text needed it. */
+const GUARDED = /^'+[=+\-@\t\r]/
 
 /**
  * One CSV field: quoted when it holds a comma, quote or line break (RFC 4180); text starting with a
@@ -20,7 +26,7 @@ const FORMULA_START = /^[=+\-@\t\r]/
 export function csvField(value: CsvCell): string {
   if (value === null) return ''
   const text = String(value)
-  const safe = typeof value === 'string' && FORMULA_START.test(text) ? `'${text}` : text
+  const safe = typeof value === 'string' && NEEDS_GUARD.test(text) ? `'${text}` : text
   return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe
 }
 
@@ -31,5 +37,5 @@ export function csvLine(values: readonly CsvCell[]): string {
 
 /** Undoes `csvField`'s guard when a file comes back: the apostrophe before a formula character goes. */
 export function withoutFormulaGuard(text: string): string {
-  return text.charCodeAt(0) === 39 /* ' */ && FORMULA_START.test(text.slice(1)) ? text.slice(1) : text
+  return GUARDED.test(text) ? text.slice(1) : text
 }

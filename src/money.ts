@@ -14,6 +14,17 @@ export function parseMoney(input: string): bigint | null {
   return BigInt(whole!) * 100n + BigInt(frac.padEnd(2, '0'))
 }
 
+/**
+ * The fen of an amount this service formatted (`formatMoney`): two fraction digits, any size, maybe
+ * negative. Unlike `parseMoney` (a request's amount, at most 10 integer digits), a sum of many records may
+ * be larger than any one record.
+ */
+export function fenOfFormatted(amount: string): bigint {
+  if (!/^-?[0-9]+\.[0-9]{2}$/.test(amount))
+    throw new Error(`not an amount formatted by formatMoney: ${amount}`)
+  return BigInt(amount.replace('.', ''))
+}
+
 /** Formats fen as yuan with exactly two fraction digits ("-" for negatives). */
 export function formatMoney(fen: bigint): string {
   const sign = fen < 0n ? '-' : ''

@@ -1,5 +1,6 @@
+import fc from 'fast-check'
 import t from 'tap'
-import { csvField, csvLine } from '../../src/csv-writer.js'
+import { csvField, csvLine, withoutFormulaGuard } from '../../src/csv-writer.js'
 
 t.test('plain values are written as they are', async (t) => {
   t.equal(csvField('闵行区总工会'), '闵行区总工会')
@@ -34,4 +35,28 @@ t.test('numbers are never guarded, negative ones included', async (t) => {
 t.test('a line joins its fields with commas and ends in CRLF', async (t) => {
   t.equal(csvLine(['a', 1, null, 'b,c']), 'a,1,,"b,c"\r\n')
   t.equal(csvLine([]), '\r\n', 'an empty line')
+})
+
+/** A field as a spreadsheet's CSV reader gives it back: unquoted, doubled quotes undone. */
+const unquote = (field: string) => (field.startsWith('"') ? field.slice(1, -1).replaceAll('""', '"') : field)
+
+t.test('what the guard adds, withoutFormulaGuard takes back: text comes home unchanged', async (t) => {
+  for (const text of ["'=SUM(A1)", "''+1", "'@x", "'plain", "'", '=1', 'a', "'-"]) {
+    t.equal(withoutFormulaGuard(unquote(csvField(text))), text, JSON.stringify(text))
+  }
+  t.equal(csvField("'=SUM(A1)"), "''=SUM(A1)", 'text that starts with apostrophes before = is guarded too')
+  fc.assert(
+    fc.property(
+      fc.string({ unit: fc.constantFrom("'", '=', '+', '-', '@', '\t', 'a', ',', '"', '1') }),
+      (s) => {
+        return withoutFormulaGuard(unquote(csvField(s))) === s
+      },
+    ),
+    { numRuns: 2000 },
+  )
+})
+
+t.test('withoutFormulaGuard leaves a lone apostrophe before ordinary text alone', async (t) => {
+  t.equal(withoutFormulaGuard("'123"), "'123")
+  t.equal(withoutFormulaGuard("'=1"), '=1', "a hand-typed '= is read as Excel shows it")
 })

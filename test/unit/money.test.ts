@@ -3,6 +3,7 @@ import t from 'tap'
 import {
   divCeil,
   divHalfUp,
+  fenOfFormatted,
   formatMoney,
   formatRatioE4,
   MAX_AMOUNT_FEN,
@@ -198,5 +199,15 @@ t.test('money inputs the contract rejects', async (t) => {
     const r = moneyInput.safeParse(notString)
     t.notOk(r.success, `${JSON.stringify(notString)} rejected`)
     t.match(r.error?.issues[0]?.message, /decimal string/, 'says to send a decimal string')
+  }
+})
+
+t.test('fenOfFormatted: any formatted amount, sums beyond one record included', async (t) => {
+  t.equal(fenOfFormatted('0.00'), 0n)
+  t.equal(fenOfFormatted('29999999999.97'), 2999999999997n)
+  t.equal(fenOfFormatted('-12.05'), -1205n)
+  t.equal(fenOfFormatted(formatMoney(2n ** 70n)), 2n ** 70n, 'round trip far past 2^53')
+  for (const bad of ['1', '1.5', '1.505', '1e3', '', ' 1.00']) {
+    t.throws(() => fenOfFormatted(bad), JSON.stringify(bad))
   }
 })

@@ -12,6 +12,8 @@ function bound(value: string, end: boolean): Date {
 }
 
 /** The query's filters as the repository takes them: a date `to` ends before the next day starts. */
+const MAX_BIGINT = 2n ** 63n - 1n
+
 function filterOf(filters: Omit<AuditQuery, 'limit' | 'cursor'>, cursor: string | undefined): AuditFilter {
   const { to } = filters
   const filter: AuditFilter = {
@@ -26,7 +28,8 @@ function filterOf(filters: Omit<AuditQuery, 'limit' | 'cursor'>, cursor: string 
       cursor,
       filters,
       1,
-      ([p]) => typeof p === 'string' && /^[1-9][0-9]{0,18}$/.test(p),
+      // An id PostgreSQL's bigint can hold: a forged larger one is a 400, not a database error.
+      ([p]) => typeof p === 'string' && /^[1-9][0-9]{0,18}$/.test(p) && BigInt(p) <= MAX_BIGINT,
     )
     filter.beforeId = BigInt(id!)
   }

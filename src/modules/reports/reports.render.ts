@@ -4,12 +4,12 @@
  */
 import type ExcelJS from 'exceljs'
 import { type CsvCell, csvLine, UTF8_BOM } from '../../csv-writer.js'
-import { formatMoney, parseMoney } from '../../money.js'
+import { fenOfFormatted, formatMoney } from '../../money.js'
 import { CHANNEL_LABELS } from '../../schemas.js'
 import type { MonthlyReport } from './reports.schemas.js'
 
-const sumMoney = (values: string[]) => values.reduce((sum, v) => sum + moneyFen(v), 0n)
-const moneyFen = (v: string) => parseMoney(v)!
+/** Report figures are sums: their amounts may exceed any one record's (10 integer digits). */
+const sumMoney = (values: string[]) => values.reduce((sum, v) => sum + fenOfFormatted(v), 0n)
 
 const title = (r: MonthlyReport) =>
   `每月一报 ${r.year}年${r.month}月 Monthly report ${r.year}-${String(r.month).padStart(2, '0')}`
@@ -146,7 +146,7 @@ function addSheet(
       row.map((v, i) => {
         if (v === null) return null
         if (kinds[i] === 'money' && typeof v === 'string' && v !== '') {
-          const fen = moneyFen(v)
+          const fen = fenOfFormatted(v)
           return fen < EXACT_AS_NUMBER ? Number(v) : v
         }
         return v

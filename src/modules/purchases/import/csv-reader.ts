@@ -22,6 +22,7 @@ import {
   REQUIRED_FIELDS,
   STATUS_LABELS,
 } from '../purchases-columns.js'
+import { Problems } from './import-problems.js'
 
 export const CSV_ENCODINGS = ['utf-8', 'gbk'] as const
 export type CsvEncoding = (typeof CSV_ENCODINGS)[number]
@@ -43,13 +44,26 @@ const lineOfOffset = (bytes: Buffer, offset: number) => {
   return line
 }
 
-/** Offset of the first byte that is not valid UTF-8 (only called when there is one). */
+/** The bytes a code point takes in UTF-8. */
+const utf8Length = (cp: number) => (cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4)
+
+/**
+ * Offset of the first byte that is not valid UTF-8 (only called when there is one). One pass: the decoded
+ * text's characters before the first bad sequence are exactly the file's, so their UTF-8 lengths add up to
+ * its offset; a U+FFFD is the bad sequence unless the file really holds one there (EF BF BD).
+ */
 function firstInvalidUtf8(bytes: Buffer): number {
   const text = bytes.toString('utf8') // each invalid sequence becomes U+FFFD
-  for (let i = text.indexOf('\ufffd'); i !== -1; i = text.indexOf('\ufffd', i + 1)) {
-    const offset = Buffer.byteLength(text.slice(0, i))
-    // A real U+FFFD in the file is valid UTF-8 (EF BF BD); skip it.
-    if (!isUtf8(bytes.subarray(offset, offset + 3)) || bytes[offset] !== 0xef) return offset
+  let offset = 0
+  for (const char of text) {
+    const cp = char.codePointAt(0)!
+    if (
+      cp === 0xfffd &&
+      !(bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd)
+    ) {
+      return offset
+    }
+    offset += utf8Length(cp)
   }
   return 0
 }
@@ -199,7 +213,8 @@ function mojibakeHint(header: string): string | undefined {
 
 /** Reads the header row; 400 naming every unknown, duplicate or missing column at `/rows/1/<header>`. */
 export function readHeader(cells: string[], opts: { orgIdRequired: boolean }): CsvHeader {
-  const errors: FieldError[] = []
+  // Capped: a header of 400 000 bad columns must not build 400 000 messages (nor 400 000 mojibake guesses).
+  const errors = new Problems()
   const fields: Partial<Record<ImportField, number>> = {}
   const exportOnly: Partial<Record<ExportColumn, number>> = {}
   let width = cells.length
@@ -215,15 +230,15 @@ export function readHeader(cells: string[], opts: { orgIdRequired: boolean }): C
     }
     const column = columnOfHeader(name)
     if (!column) {
-      errors.push({
+      errors.add({
         path: `/rows/1/${name}`,
-        message: `unknown column in ${columnLetter(i)}1; ${mojibakeHint(name) ?? `accepted headers: ${ACCEPTED_HEADERS_TEXT}`}`,
+        message: `unknown column in ${columnLetter(i)}1; ${(errors.full ? undefined : mojibakeHint(name)) ?? `accepted headers: ${ACCEPTED_HEADERS_TEXT}`}`,
       })
       continue
     }
     const earlier = seen.get(column)
     if (earlier !== undefined) {
-      errors.push({
+      errors.add({
         path: `/rows/1/${name}`,
         message: `duplicate column: ${columnLetter(i)}1 "${name}" and "${earlier}" both mean ${column}`,
       })
@@ -236,7 +251,7 @@ export function readHeader(cells: string[], opts: { orgIdRequired: boolean }): C
   const required = opts.orgIdRequired ? [...REQUIRED_FIELDS, 'org_id' as const] : REQUIRED_FIELDS
   for (const field of required) {
     if (fields[field] === undefined) {
-      errors.push({
+      errors.add({
         path: `/rows/1/${field}`,
         message:
           field === 'org_id'
@@ -245,7 +260,10 @@ export function readHeader(cells: string[], opts: { orgIdRequired: boolean }): C
       })
     }
   }
-  if (errors.length > 0) throw validationFailed(errors, `The header row has ${errors.length} problem(s).`)
+  if (errors.count > 0) {
+    const more = errors.count > errors.list.length ? `; the first ${errors.list.length} are listed` : ''
+    throw validationFailed(errors.list, `The header row has ${errors.count} problem(s)${more}.`)
+  }
   const present = IMPORT_FIELDS.flatMap((f) =>
     fields[f] === undefined ? [] : [[f, fields[f]] as [ImportField, number]],
   )
@@ -288,8 +306,11 @@ export function rowToInput(
       break
     }
   }
+  // header.unnamed is ascending: a row is checked only as far as its own cells go, so a header of many
+  // unnamed columns costs each row no more than its length.
   for (const i of header.unnamed) {
-    if (NON_BLANK.test(cells[i] ?? '')) {
+    if (i >= cells.length) break
+    if (NON_BLANK.test(cells[i]!)) {
       errors.push({
         path: `/rows/${row}`,
         message: `cell ${columnLetter(i)}${row} has data but its column has no header`,

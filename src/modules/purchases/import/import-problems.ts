@@ -12,6 +12,10 @@ export class Problems {
     this.count++
     if (this.list.length < MAX_REPORTED_ERRORS) this.list.push(error)
   }
+  /** No more problems will be listed (only counted). */
+  get full(): boolean {
+    return this.list.length >= MAX_REPORTED_ERRORS
+  }
 }
 
 /**
