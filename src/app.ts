@@ -4,11 +4,12 @@ import type { Config } from './config.js'
 import { type Database, openDatabase } from './db/client.js'
 import { runMigrations } from './db/migrate.js'
 import type { Deps } from './deps.js'
+import { requestIdOf } from './http/request-id.js'
 import { purgeExpiredIdempotencyKeys } from './idempotency/idempotency.js'
 import { createApiKeysService, createPrincipalLookup } from './modules/api-keys/index.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { installAuth } from './plugins/auth.js'
-import { errorHandlerPlugin } from './plugins/error-handler.js'
+import { errorHandlerPlugin, sendProblem } from './plugins/error-handler.js'
 import { openapiPlugin } from './plugins/openapi.js'
 import { installRateLimit } from './plugins/rate-limit.js'
 import { v1Routes } from './routes.js'
@@ -71,9 +72,17 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: JSON_BODY_LIMIT,
-    // Ids and errors are never made from client input; request ids come from the client only if it sends one.
-    requestIdHeader: 'x-request-id',
+    // A client's X-Request-Id is used only when short and printable (it lands in the logs); see requestIdOf.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    // Paths the router refuses before any route or hook runs (malformed, a parameter over maxParamLength)
+    // answer problem+json like every other error, with their request id.
+    frameworkErrors: (err, request, reply) =>
+      sendProblem(err, request, reply.header('x-request-id', request.id)),
   }).withTypeProvider<ZodTypeProvider>()
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
 
   const database = appDatabase(app, opts)
   await runMigrations(database)

@@ -43,6 +43,31 @@ export const dateInput = z
   .refine(isCalendarDate, 'must be a real calendar date YYYY-MM-DD')
   .meta({ description: 'Calendar date YYYY-MM-DD (Asia/Shanghai)', example: '2024-05-20' })
 
+/** Format characters (zero-width space and joiners, soft hyphen, bidi controls, BOM…): invisible. */
+const FORMAT_CHARS = /\p{Cf}/gu
+/** C0 and C1 control characters other than tab, line feed and carriage return. */
+const CONTROL_CHARS = /(?![\t\n\r])\p{Cc}/u
+
+/**
+ * Free text from a client (names, supplier, product, voucher, notes …), the same on every create path
+ * (single, batch, CSV import, orgs, regions, keys): format characters are removed, since nobody can see
+ * them and they would make two equal-looking names or vouchers differ; surrounding space is trimmed; then
+ * it must be non-empty and at most `max` characters; control characters (other than tab and line breaks)
+ * and lone surrogates (not Unicode text) are refused.
+ */
+export const textInput = (max: number) =>
+  z
+    .string()
+    .overwrite((s) => s.replace(FORMAT_CHARS, ''))
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine(
+      (s) => !CONTROL_CHARS.test(s),
+      'must not contain control characters (other than tab and line breaks)',
+    )
+    .refine((s) => s.isWellFormed(), 'must be Unicode text (it holds a lone surrogate)')
+
 export const timestampOutput = z.string().meta({ description: 'RFC 3339 timestamp with offset' })
 
 export const uuidSchema = z.uuid({ error: 'must be a UUID' })

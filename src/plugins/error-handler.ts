@@ -13,6 +13,7 @@ const FASTIFY_STATUS_CODES: Record<number, ErrorCode> = {
   406: 'validation_failed',
   409: 'conflict',
   413: 'payload_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
   429: 'rate_limited',
 }
@@ -103,22 +104,28 @@ function sendFastifyError(request: FastifyRequest, reply: FastifyReply, err: Fas
   return send(reply, status, problemBody(code, status, detail, errors))
 }
 
+/**
+ * Any error as RFC 9457 problem+json; never leaks stacks or SQL. The app's error handler, and Fastify's
+ * `frameworkErrors` (a path it cannot route: malformed, or a parameter over the length limit → 414).
+ */
+export function sendProblem(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof AppError) return sendAppError(request, reply, err)
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const errors = zodErrors(err as FastifyError & { validation: unknown[] })
+    return send(reply, 400, problemBody('validation_failed', 400, 'The request is invalid.', errors))
+  }
+  const sent = sendDatabaseError(request, reply, err) ?? sendFastifyError(request, reply, err)
+  if (sent) return sent
+  request.log.error({ err }, 'unhandled error')
+  return send(reply, 500, problemBody('internal', 500, 'An internal error occurred.'))
+}
+
 /** One place that turns every error into RFC 9457 problem+json; never leaks stacks or SQL. */
 export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
   // Fastify parses text/plain bodies by default; the contract wants 415 for any body that is not JSON, so
   // only the JSON parser stays (a route that takes another type, like the CSV import, adds its own).
   app.removeContentTypeParser('text/plain')
-  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof AppError) return sendAppError(request, reply, err)
-    if (hasZodFastifySchemaValidationErrors(err)) {
-      const errors = zodErrors(err as FastifyError & { validation: unknown[] })
-      return send(reply, 400, problemBody('validation_failed', 400, 'The request is invalid.', errors))
-    }
-    const sent = sendDatabaseError(request, reply, err) ?? sendFastifyError(request, reply, err)
-    if (sent) return sent
-    request.log.error({ err }, 'unhandled error')
-    return send(reply, 500, problemBody('internal', 500, 'An internal error occurred.'))
-  })
+  app.setErrorHandler(sendProblem)
 
   app.setNotFoundHandler((request, reply) =>
     send(

@@ -11,10 +11,14 @@ five channels and serves exact running totals against each year's targets.
 **Money** is a decimal string in yuan (\`"125000.50"\`): requests accept \`^\\d{1,10}(\\.\\d{1,2})?$\`, > 0;
 responses always carry two fraction digits. The service stores integer fen and never uses floating point.
 **Ratios** are JSON numbers rounded half-up to 4 places. **Dates** are \`YYYY-MM-DD\` in Asia/Shanghai.
+**Text** fields: invisible format characters (zero-width space, soft hyphen, bidi controls) are removed and
+surrounding space trimmed; control characters other than tab and line breaks, and lone surrogates, are a 400.
 **Errors** are RFC 9457 \`application/problem+json\` with a stable \`code\`.
 **Auth**: \`Authorization: Bearer <api key>\` on every \`/v1\` route; roles admin, finance, reporter.
 **Pagination**: keyset cursors (\`limit\` 1–500, default 50; \`cursor\` from \`next_cursor\`); a cursor is bound to its filters.
 **Idempotency**: every POST accepts \`Idempotency-Key\` (see the header's description).
+**Request ids**: every response carries \`X-Request-Id\`: the request's own when it sent one of 1–128 printable
+ASCII characters without spaces, else a new UUID; quote it when reporting a problem.
 **Rate limit**: \`RATE_LIMIT_PER_MINUTE\` requests per API key per minute per server instance (default 6000; 0 = off), then 429 with \`Retry-After\`.`
 
 /** The OpenAPI 3.1 document is generated from the routes' zod schemas; it is never written by hand. */

@@ -24,6 +24,17 @@ t.test('an unknown route is 404 not_found, with or without a key', async (t) => 
   }
 })
 
+t.test(
+  'a path the router refuses is still problem+json: 414 for an over-long parameter, 400 malformed',
+  async (t) => {
+    const long = await app.inject({ url: `/v1/purchases/${'a'.repeat(500)}`, headers: admin.auth })
+    assertProblem(t, long, 414, 'uri_too_long')
+    t.type(long.headers['x-request-id'], 'string', 'a request id even here')
+    const malformed = await app.inject({ url: '/v1/purchases/%E0%A4%A', headers: admin.auth })
+    assertProblem(t, malformed, 400, 'validation_failed')
+  },
+)
+
 t.test('a body that is not JSON is 415', async (t) => {
   for (const [type, payload] of [
     ['text/plain', JSON.stringify({ name: uniq('org'), kind: 'agency' })],

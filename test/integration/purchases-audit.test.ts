@@ -91,7 +91,7 @@ t.test('failed and non-effect requests write no audit rows', async (t) => {
   )
   t.equal((await postPurchase(ctx, auth, purchaseInput({ org_id: other.orgId }))).statusCode, 403)
   t.equal((await postBatch(ctx, auth, [purchaseInput(), purchaseInput()], { dryRun: true })).statusCode, 200)
-  t.equal((await postVoid(ctx, other.auth, stored.id)).statusCode, 403)
+  t.equal((await postVoid(ctx, other.auth, stored.id)).statusCode, 404)
   t.equal(await auditCount(), before, 'no audit rows written')
   t.equal(await countRows(ctx, sql`org_id = ${orgId}`), 1, 'and no records')
 })

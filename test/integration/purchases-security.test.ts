@@ -141,10 +141,13 @@ t.test("a reporter reading another org's record → 404, like an unknown id", as
   t.notMatch(res.body, bRows[0]!.id, 'the id is not echoed')
 })
 
-t.test('a reporter voiding in another org → 403, record untouched', async (t) => {
+t.test("a reporter voiding another org's record → 404 like an unknown id, record untouched", async (t) => {
   const { a, bRows } = await twoOrgs()
   const target = bRows[0]!
-  assertProblem(t, await postVoid(ctx, a.auth, target.id), 403, 'forbidden')
+  const res = await postVoid(ctx, a.auth, target.id)
+  const body = assertProblem(t, res, 404, 'not_found')
+  const unknown = (await postVoid(ctx, a.auth, '00000000-0000-4000-8000-000000000000')).json()
+  t.same(body, unknown, 'the same answer as for an id that does not exist: the void reveals nothing')
   const after = (await getPurchase(ctx, admin, target.id)).json() as Purchase
   t.same(after, target, 'unchanged')
 })

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { timestampOutput } from '../../schemas.js'
+import { textInput, timestampOutput } from '../../schemas.js'
 
 export const ROLES = ['admin', 'finance', 'reporter'] as const
 
@@ -21,7 +21,7 @@ export const createdApiKeySchema = apiKeySchema
 
 export const createApiKeyBody = z
   .strictObject({
-    name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+    name: textInput(200),
     role: z.enum(ROLES),
     org_id: z.uuid({ error: 'must be a UUID' }).optional(),
   })

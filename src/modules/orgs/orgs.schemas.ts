@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { page, pageQuery, timestampOutput } from '../../schemas.js'
+import { page, pageQuery, textInput, timestampOutput } from '../../schemas.js'
 
 const ORG_KINDS = [
   'agency',
@@ -13,7 +13,7 @@ const ORG_KINDS = [
   'other',
 ] as const
 
-const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters')
+const name = textInput(200)
 
 export const orgSchema = z
   .object({ id: z.uuid(), name: z.string(), kind: z.enum(ORG_KINDS), created_at: timestampOutput })

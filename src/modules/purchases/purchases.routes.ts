@@ -175,7 +175,7 @@ export const purchasesRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app
         tags,
         summary: 'Void a purchase (never deleted)',
         description:
-          'Totals stop counting it and its voucher number becomes free again. Voiding twice → 409 `conflict`; a reporter voiding another org’s record → 403.',
+          'Totals stop counting it and its voucher number becomes free again. Voiding twice → 409 `conflict`; another org’s record (for a reporter) → 404, as for a missing one.',
         headers: idempotencyHeader,
         params: idParams,
         body: voidBody,

@@ -7,14 +7,14 @@ import {
   moneyOutput,
   page,
   pageQuery,
+  textInput,
   timestampOutput,
   uuidSchema,
   yearSchema,
 } from '../../schemas.js'
 import { creditCodeProblem } from './credit-code.js'
 
-const text = (max: number) =>
-  z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`)
+const text = textInput
 /** Optional text: absent, null or a non-empty string. */
 const optionalText = (max: number) => text(max).nullish()
 

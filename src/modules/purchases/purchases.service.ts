@@ -9,7 +9,7 @@ import { decodeCursor, encodeCursor } from '../../cursor.js'
 import { isCalendarDate, shanghaiToday } from '../../dates.js'
 import type { Db, Executor } from '../../db/client.js'
 import { isUniqueViolation } from '../../db/errors.js'
-import { conflict, type FieldError, forbidden, notFound, validationFailed } from '../../errors.js'
+import { conflict, type FieldError, notFound, validationFailed } from '../../errors.js'
 import {
   type IdempotentOutcome,
   type IdempotentRequest,
@@ -137,10 +137,8 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
   async function voidPurchase(idem: IdempotentRequest, principal: Principal, id: string, reason: string) {
     return runIdempotent<PurchaseOut>(deps.db, idem, async (tx) => {
       const record = await repo.findById(tx, id)
-      if (!record) throw notFound('Purchase')
-      if (!canSee(principal, record.org_id)) {
-        throw forbidden("A reporter key can only void its own org's purchases.")
-      }
+      // Another org's record is a 404 here too, as on GET: a void must not reveal that it exists.
+      if (!record || !canSee(principal, record.org_id)) throw notFound('Purchase')
       const changed = await repo.voidActive(tx, id, reason, principal.keyId)
       if (!changed) throw conflict(`Purchase ${id} is already voided.`)
       await appendAudit(tx, {

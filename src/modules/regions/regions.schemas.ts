@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { textInput } from '../../schemas.js'
 
 const PROGRAMS = ['east_west_cooperation', 'counterpart_support'] as const
 
@@ -13,7 +14,7 @@ export const regionSchema = z
   .meta({ id: 'Region' })
 export type RegionOut = z.infer<typeof regionSchema>
 
-const text = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters')
+const text = textInput(100)
 export const createRegionBody = z.strictObject({
   code: z.string().regex(/^[0-9]{6}$/, 'must be a 6-digit administrative division code'),
   name: text,
