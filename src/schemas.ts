@@ -73,19 +73,29 @@ export const timestampOutput = z.string().meta({ description: 'RFC 3339 timestam
 export const uuidSchema = z.uuid({ error: 'must be a UUID' })
 export const idParams = z.strictObject({ id: uuidSchema })
 
-export const yearSchema = z.coerce
-  .number({ error: 'must be a year such as 2024' })
-  .int('must be a year such as 2024')
-  .min(2000, 'must be 2000 or later')
-  .max(2100, 'must be 2100 or earlier')
+/** Query and path integers are decimal digits: what Number() would also read (`0x7E8`, `2.024e3`, `+5`) is not. */
+const decimalDigitsOnly = (v: unknown) => (typeof v === 'string' && !/^[0-9]{1,15}$/.test(v) ? Number.NaN : v)
+
+/** A query or path integer: decimal digits only, then `schema` (a coercing number schema). */
+export const queryInteger = <T extends z.ZodType>(schema: T) => z.preprocess(decimalDigitsOnly, schema)
+
+export const yearSchema = queryInteger(
+  z.coerce
+    .number({ error: 'must be a year such as 2024' })
+    .int('must be a year such as 2024')
+    .min(2000, 'must be 2000 or later')
+    .max(2100, 'must be 2100 or earlier'),
+)
 
 export const pageQuery = {
-  limit: z.coerce
-    .number({ error: 'must be an integer 1–500' })
-    .int('must be an integer 1–500')
-    .min(1, 'must be an integer 1–500')
-    .max(500, 'must be an integer 1–500')
-    .default(50),
+  limit: queryInteger(
+    z.coerce
+      .number({ error: 'must be an integer 1–500' })
+      .int('must be an integer 1–500')
+      .min(1, 'must be an integer 1–500')
+      .max(500, 'must be an integer 1–500')
+      .default(50),
+  ),
   cursor: z.string().min(1).max(2000).optional(),
 }
 

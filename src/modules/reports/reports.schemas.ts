@@ -1,15 +1,17 @@
 import { z } from 'zod'
-import { channelSchema, moneyOutput, yearSchema } from '../../schemas.js'
+import { channelSchema, moneyOutput, queryInteger, yearSchema } from '../../schemas.js'
 
 const REPORT_FORMATS = ['json', 'csv', 'xlsx'] as const
 
 export const monthlyReportQuery = z.strictObject({
   year: yearSchema,
-  month: z.coerce
-    .number({ error: 'must be a month 1–12' })
-    .int('must be a month 1–12')
-    .min(1, 'must be a month 1–12')
-    .max(12, 'must be a month 1–12'),
+  month: queryInteger(
+    z.coerce
+      .number({ error: 'must be a month 1–12' })
+      .int('must be a month 1–12')
+      .min(1, 'must be a month 1–12')
+      .max(12, 'must be a month 1–12'),
+  ),
   format: z.enum(REPORT_FORMATS).default('json'),
 })
 
