@@ -3,21 +3,15 @@ import t from 'tap'
 import { encodeCursor } from '../../src/cursor.js'
 import { queryRows } from '../../src/db/client.js'
 import { createKey, createOrgWithReporter, uniq } from '../factories.js'
-import { assertProblem, buildTestApp } from '../helper.js'
+import { type AuditRow, assertProblem, buildTestApp } from '../helper.js'
 
 const ctx = await buildTestApp(t)
 const { app } = ctx
 const admin = await createKey(ctx, 'admin')
 
-interface AuditEntry {
-  id: string
+/** An entry as GET /v1/audit answers it: the stored row and its time. */
+interface AuditEntry extends AuditRow {
   at: string
-  actor_key_id: string | null
-  action: string
-  entity: string
-  entity_id: string
-  before: unknown
-  after: unknown
 }
 type Page = { items: AuditEntry[]; next_cursor: string | null }
 

@@ -37,9 +37,6 @@ import type { CreatePurchaseInput, ListPurchasesQuery, PurchaseOut } from './pur
 export type DryRunBody = { valid: true; count: number; amount: string }
 export type BatchBody = { items: PurchaseOut[] } | DryRunBody
 
-/** Thrown out of the batch's transaction when the voucher index refuses a record. */
-class VoucherRace extends Error {}
-
 const batchPath: PathOf = (i) => `/items/${i}`
 
 export function createPurchasesService(deps: { db: Db; now: () => Date }) {
@@ -66,15 +63,6 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
     return rows
   }
 
-  async function insertBatch(ex: Executor, actorKeyId: string, rows: NewPurchase[]) {
-    try {
-      return await repo.insertMany(ex, actorKeyId, rows)
-    } catch (err) {
-      if (isUniqueViolation(err, 'purchase_voucher')) throw new VoucherRace()
-      throw err
-    }
-  }
-
   /**
    * Records all-or-nothing in one transaction with the idempotency record; a dry run checks and stores
    * nothing. Vouchers are checked first for a helpful 409; the partial unique index decides races.
@@ -92,11 +80,12 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
           const amount = formatMoney(rows.reduce((sum, r) => sum + r.amountFen, 0n))
           return { status: 200, body: { valid: true, count: rows.length, amount } }
         }
-        return { status: 201, body: { items: await insertBatch(tx, principal.keyId, rows) } }
+        return { status: 201, body: { items: await repo.insertMany(tx, principal.keyId, rows) } }
       })
     } catch (err) {
-      if (!(err instanceof VoucherRace)) throw err
-      // Another request took a voucher between our check and our insert: report it like the pre-check would.
+      // The voucher index refused the insert: another request took a voucher between our check and our
+      // insert. The transaction is rolled back; report it like the pre-check would.
+      if (!isUniqueViolation(err, 'purchase_voucher')) throw err
       await checkBatch(deps.db, principal, items)
       throw voucherRace()
     }

@@ -7,9 +7,9 @@
  *   awaited — the parser goes on with the next chunk while PostgreSQL writes this one; the next statement
  *   waits for it (one at a time on the transaction's connection), so at most one insert is in flight.
  *   Vouchers are not looked up: the partial unique index on active vouchers refuses a clash with a stored
- *   record or an earlier row of the file, and the insert fails with VoucherTaken; the caller then rolls
+ *   record or an earlier row of the file, and the insert fails (a `purchase_voucher` unique violation); the caller then rolls
  *   back and runs a checking pass for the answer.
- * - checking pass (dry run, or after VoucherTaken, outside the rolled-back transaction): every voucher is
+ * - checking pass (dry run, or after that violation, outside the rolled-back transaction): every voucher is
  *   checked against the file's earlier rows and new ones against the stored active records, to list every
  *   clashing row (see VoucherLedger).
  *
@@ -24,7 +24,6 @@
 
 import type { Principal } from '../../../auth/principal.js'
 import type { Executor } from '../../../db/client.js'
-import { isUniqueViolation } from '../../../db/errors.js'
 import { validationFailed } from '../../../errors.js'
 import {
   assertOwnOrg,
@@ -67,9 +66,6 @@ export interface ImportTally {
   count: number
   amountFen: bigint
 }
-
-/** Thrown out of the transaction when the voucher index refuses a row: the voucher is on an active record. */
-export class VoucherTaken extends Error {}
 
 /** Valid rows waiting for their domain checks, with their spreadsheet row numbers. */
 interface Chunk {
@@ -210,7 +206,7 @@ class ImportPass {
 
   /**
    * Starts the chunk's insert without awaiting it. The partial unique index on active vouchers checks it
-   * against the stored records and the rows inserted before it (a clash fails it with VoucherTaken), so
+   * against the stored records and the rows inserted before it (a clash fails it), so
    * no lookup per chunk sits on the database's path and no voucher is remembered.
    */
   private async insertChunk(ex: Executor, chunk: Chunk): Promise<void> {
@@ -218,13 +214,7 @@ class ImportPass {
     for (const r of records) this.tally.amountFen += r.amountFen
     this.tally.count += records.length
     await this.insertDone()
-    const pending = repo.insertMany(ex, this.principal.keyId, records, false).then(
-      () => undefined,
-      (err: unknown) => {
-        if (isUniqueViolation(err, 'purchase_voucher')) throw new VoucherTaken()
-        throw err
-      },
-    )
+    const pending = repo.insertMany(ex, this.principal.keyId, records, false).then(() => undefined)
     // Awaited by the next insertDone(); until then a failure must not count as an unhandled rejection.
     pending.catch(() => {})
     this.inserting = pending

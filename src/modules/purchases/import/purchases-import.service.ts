@@ -3,6 +3,7 @@
 import type { Principal } from '../../../auth/principal.js'
 import { shanghaiToday } from '../../../dates.js'
 import type { Db, Executor } from '../../../db/client.js'
+import { isUniqueViolation } from '../../../db/errors.js'
 import { AppError, forbidden } from '../../../errors.js'
 import {
   type IdempotentOutcome,
@@ -13,7 +14,7 @@ import { formatMoney } from '../../../money.js'
 import { voucherRace } from '../purchases.domain.js'
 import type { DryRunBody } from '../purchases.service.js'
 import { type CsvEncoding, checkEncoding } from './csv-reader.js'
-import { importPass, VoucherTaken } from './import-pass.js'
+import { importPass } from './import-pass.js'
 
 export interface ImportOptions {
   encoding: CsvEncoding
@@ -54,7 +55,7 @@ export function createPurchasesImportService(deps: { db: Db; now: () => Date }) 
         return { status: 201, body: { imported: count, amount } }
       })
     } catch (err) {
-      if (err instanceof VoucherTaken) {
+      if (isUniqueViolation(err, 'purchase_voucher')) {
         // A voucher is on an active record, stored before or by a concurrent request. The transaction is
         // rolled back; a checking pass over the file gives the answer the checks give (a 409 listing every
         // clashing row, or whatever else is wrong). It finds nothing only when the other request has
