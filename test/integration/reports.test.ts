@@ -87,7 +87,13 @@ t.test('monthly report', async (t) => {
   }
 
   t.test('JSON (the default), readable by every role', async (t) => {
-    for (const auth of [finance, adminAuth, c.auth]) {
+    // A reporter's canteen list holds its own unit only (test/integration/visibility.test.ts).
+    const asReporter = { ...expectedJson, canteen_units_below: [] }
+    for (const [auth, expected] of [
+      [finance, expectedJson],
+      [adminAuth, expectedJson],
+      [c.auth, asReporter],
+    ] as const) {
       const res = await app.inject({
         method: 'GET',
         url: '/v1/reports/monthly?year=2024&month=5',
@@ -95,7 +101,7 @@ t.test('monthly report', async (t) => {
       })
       t.equal(res.statusCode, 200)
       t.match(res.headers['content-type'], /^application\/json/)
-      t.same(res.json(), expectedJson)
+      t.same(res.json(), expected)
     }
     const explicit = await getOk(ctx, '/v1/reports/monthly?year=2024&month=5&format=json')
     t.same(explicit, expectedJson)

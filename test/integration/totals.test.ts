@@ -326,8 +326,10 @@ t.test('totals and breakdowns, with hand-worked figures', async (t) => {
   })
 
   t.test('every role reads totals; no key is 401', async (t) => {
-    const asReporter = await totals(`year=2024&as_of=2024-06-30&org_id=${w.orgId}`, c.auth)
-    t.equal(asReporter.grand_total, '31250000.00', 'reporters read totals of every org')
+    const asReporter = await totals(`year=2024&as_of=2024-06-30&org_id=${c.orgId}`, c.auth)
+    t.equal(asReporter.grand_total, '5000.00', "a reporter reads its own org's totals")
+    const district = await totals('year=2024&as_of=2024-06-30', c.auth)
+    t.equal(district.grand_total, '58325000.00', "and the district's")
     const asAdmin = await totals('year=2024&as_of=2024-06-30', adminAuth)
     t.equal(asAdmin.grand_total, '58325000.00')
     t.equal((await app.inject({ method: 'GET', url: '/v1/totals?year=2024' })).statusCode, 401)

@@ -5,7 +5,6 @@ import { AppError } from '../../src/errors.js'
 import {
   assertNoVoucherClash,
   assertOwnOrg,
-  canSee,
   type DomainContext,
   distinctGroups,
   EARLIEST_DATE,
@@ -88,13 +87,6 @@ t.test('scopeFilters: reporters are held to their own org; others pass unchanged
   t.same(scopeFilters(reporter, query), { year: 2024, org_id: ORG })
   t.same(scopeFilters(reporter, { org_id: ORG }), { org_id: ORG })
   t.equal(thrown(t, () => scopeFilters(reporter, { org_id: OTHER })).status, 403)
-})
-
-t.test('canSee: reporters see their own org only', async (t) => {
-  t.ok(canSee(admin, OTHER))
-  t.ok(canSee({ ...admin, role: 'finance' }, OTHER))
-  t.ok(canSee(reporter, ORG))
-  t.notOk(canSee(reporter, OTHER))
 })
 
 t.test('toNewPurchase: fen, nulls for absent fields, the reporter’s own org', async (t) => {

@@ -5,6 +5,7 @@
  */
 
 import type { Principal } from '../../auth/principal.js'
+import { ownOrgScope } from '../../auth/visibility.js'
 import { isCalendarDate } from '../../dates.js'
 import { AppError, type FieldError, forbidden } from '../../errors.js'
 import { parseMoney } from '../../money.js'
@@ -89,18 +90,11 @@ export function recordProblems(
   return errors
 }
 
-/** A reporter's filters always name its own org; naming another is a 403. */
+/** A reporter's filters always name its own org; naming another is a 403 (src/auth/visibility.ts). */
 export function scopeFilters<T extends { org_id?: string }>(principal: Principal, query: T): T {
-  if (principal.role !== 'reporter') return query
-  if (query.org_id && query.org_id !== principal.orgId) {
-    throw forbidden("A reporter key can only see its own org's purchases.")
-  }
-  return { ...query, org_id: principal.orgId! }
+  const orgId = ownOrgScope(principal, query.org_id, 'purchases')
+  return orgId === query.org_id ? query : { ...query, org_id: orgId }
 }
-
-/** Whether the principal may see a stored record: reporters only their own org's. */
-export const canSee = (principal: Principal, recordOrgId: string): boolean =>
-  principal.role !== 'reporter' || recordOrgId === principal.orgId
 
 /**
  * A checked request body → the record to store: amount in fen, absent optional fields null, and a

@@ -5,6 +5,7 @@
  */
 
 import type { Principal } from '../../auth/principal.js'
+import { seesOrg } from '../../auth/visibility.js'
 import { decodeCursor, encodeCursor } from '../../cursor.js'
 import { isCalendarDate, shanghaiToday } from '../../dates.js'
 import type { Db, Executor } from '../../db/client.js'
@@ -20,7 +21,6 @@ import { appendAudit } from '../audit/index.js'
 import {
   assertNoVoucherClash,
   assertOwnOrg,
-  canSee,
   type DomainContext,
   isUuid,
   type NewPurchase,
@@ -118,7 +118,7 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
   async function get(principal: Principal, id: string): Promise<PurchaseOut> {
     const record = await repo.findById(deps.db, id)
     // A reporter gets the same 404 for another org's record as for a missing one: no existence leak.
-    if (!record || !canSee(principal, record.org_id)) throw notFound('Purchase')
+    if (!record || !seesOrg(principal, record.org_id)) throw notFound('Purchase')
     return record
   }
 
@@ -127,7 +127,7 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
     return runIdempotent<PurchaseOut>(deps.db, idem, async (tx) => {
       const record = await repo.findById(tx, id)
       // Another org's record is a 404 here too, as on GET: a void must not reveal that it exists.
-      if (!record || !canSee(principal, record.org_id)) throw notFound('Purchase')
+      if (!record || !seesOrg(principal, record.org_id)) throw notFound('Purchase')
       const changed = await repo.voidActive(tx, id, reason, principal.keyId)
       if (!changed) throw conflict(`Purchase ${id} is already voided.`)
       await appendAudit(tx, {

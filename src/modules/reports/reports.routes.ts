@@ -22,8 +22,8 @@ export const reportsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
           'Per channel the month’s amount and count, year to date (1 January to the month’s last day), target ' +
           'and progress (= ytd / target; canteen’s target is the sum of the declared units’ reserved amounts); ' +
           'market sales per registered county; the canteen units whose year-to-date purchases are below their ' +
-          'reserved amount (units without a declaration have no reserved amount and are not listed). A month ' +
-          'still running shows what is recorded so far. Every role may read. `format=csv`: UTF-8 with BOM, CRLF, ' +
+          'reserved amount (units without a declaration have no reserved amount and are not listed; a reporter ' +
+          'sees its own unit only). A month still running shows what is recorded so far. Every role may read. `format=csv`: UTF-8 with BOM, CRLF, ' +
           'three tables (channels with a total row, counties, canteen units) with Chinese and English headers, ' +
           'money as exact decimal strings. `format=xlsx`: one sheet per table with Chinese headers, money as ' +
           'numbers formatted to the fen. Both are sent as attachments.',
@@ -43,7 +43,7 @@ export const reportsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, 
     },
     async (request, reply) => {
       const { year, month, format } = request.query
-      const report = await service.monthly(year, month)
+      const report = await service.monthly(request.principal, year, month)
       if (format === 'json') return reply.type('application/json; charset=utf-8').send(report)
       const name = `monthly-report-${year}-${String(month).padStart(2, '0')}.${format}`
       const body = format === 'csv' ? renderCsv(report) : await renderXlsx(report)

@@ -1,3 +1,5 @@
+import type { Principal } from '../../auth/principal.js'
+import { visibleOrgRows } from '../../auth/visibility.js'
 import { lastDayOfMonth, shanghaiToday } from '../../dates.js'
 import { type Db, readSnapshot } from '../../db/client.js'
 import { formatMoney, formatMoneyOrNull } from '../../money.js'
@@ -62,7 +64,7 @@ export function createReportsService(deps: { db: Db; now: () => Date }) {
      * The monthly report (每月一报): the month's figures and year to date (1 January to the month's last
      * day), read from whole months of the rollup. A month still running shows what is recorded so far.
      */
-    async monthly(year: number, month: number): Promise<MonthlyReport> {
+    async monthly(principal: Principal, year: number, month: number): Promise<MonthlyReport> {
       const plan = rollupPlan(lastDayOfMonth(year, month), shanghaiToday(deps.now()))
       return readSnapshot(deps.db, async (tx) => {
         const targets = await loadYearTargets(tx, year)
@@ -95,7 +97,7 @@ export function createReportsService(deps: { db: Db; now: () => Date }) {
               progress: progress(y.fen, perRegion),
             }
           }),
-          canteen_units_below: unitsBelow(declared),
+          canteen_units_below: unitsBelow(visibleOrgRows(principal, declared)),
         }
       })
     },

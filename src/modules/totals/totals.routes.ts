@@ -30,13 +30,14 @@ export const totalsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
           'as_of; `projected_year_end = total × days_in_year / elapsed_days`; both half-up to the fen; ' +
           '`on_track = total ≥ expected_by_now`). Pace is given for every channel and every market-sales ' +
           'county with a target, and is null (like target, progress and remaining) without one. The canteen ' +
-          'channel’s target is the sum of the declared units’ reserved amounts. Every role may read, ' +
-          `reporters included (for every org). ${HOW_COUNTED}`,
+          'channel’s target is the sum of the declared units’ reserved amounts. Every role may read the ' +
+          'district’s figures; with `org_id`, one org’s: admin and finance any org, a reporter its own only ' +
+          `(another org → 403). ${HOW_COUNTED}`,
         querystring: totalsQuery,
         response: { 200: totalsSchema, ...errorResponses() },
       },
     },
-    async (request) => service.totals(request.query),
+    async (request) => service.totals(request.principal, request.query),
   )
 
   app.get(
@@ -49,12 +50,14 @@ export const totalsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
           '`by=month`: every month from January to as_of’s month (key `2024-05`, label `2024年5月`), zero or not. ' +
           '`by=channel`: all five channels in their fixed order (only the filtered one with `channel=`), label in ' +
           'Chinese. `by=region`: every registered county by code, zero or not, label = county name. `by=org`: ' +
-          'every org with at least one counted record, largest total first, label = org name. The rows always ' +
-          `add up to the matching figure of \`GET /v1/totals\`. ${HOW_COUNTED}`,
+          'every org with at least one counted record, largest total first, label = org name; a reporter’s ' +
+          'lists its own org only (as if `org_id` named it). The rows always add up to the matching figure of ' +
+          '`GET /v1/totals`. Who may name which `org_id`: as for totals. ' +
+          HOW_COUNTED,
         querystring: breakdownQuery,
         response: { 200: breakdownSchema, ...errorResponses() },
       },
     },
-    async (request) => service.breakdown(request.query),
+    async (request) => service.breakdown(request.principal, request.query),
   )
 }

@@ -17,7 +17,8 @@ const asOfInput = dateInput.optional().meta({
 const orgFilter = uuidSchema.optional().meta({
   description:
     'Narrow every figure to one org. Targets stay the district targets, so progress and pace show that org’s ' +
-    'contribution; canteen figures are that unit’s own. An unknown org → 400.',
+    'contribution; canteen figures are that unit’s own. An unknown org → 400; a reporter naming another ' +
+    'org → 403.',
 })
 
 export const totalsQuery = z.strictObject({ year: yearSchema, as_of: asOfInput, org_id: orgFilter })

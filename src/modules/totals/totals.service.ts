@@ -1,3 +1,5 @@
+import type { Principal } from '../../auth/principal.js'
+import { assertMayNameOrg, ownOrgScope } from '../../auth/visibility.js'
 import { shanghaiToday } from '../../dates.js'
 import type { Db } from '../../db/client.js'
 import { readRowSets } from '../../db/read.js'
@@ -204,9 +206,18 @@ function datesOf(now: Date, year: number, asOfGiven: string | undefined) {
   return { today, asOf, plan: rollupPlan(asOf, today) }
 }
 
+/** The org a breakdown is narrowed to: `by=org` lists orgs, so a reporter's is held to its own org. */
+function breakdownOrg(principal: Principal, q: BreakdownQuery): string | undefined {
+  if (q.by === 'org') return ownOrgScope(principal, q.org_id, 'figures')
+  assertMayNameOrg(principal, q.org_id, 'figures')
+  return q.org_id
+}
+
 export function createTotalsService(deps: { db: Db; now: () => Date }) {
   return {
-    async totals(q: TotalsQuery): Promise<TotalsOut> {
+    /** District-wide for every role; one org's figures for admin, finance and that org's reporters. */
+    async totals(principal: Principal, q: TotalsQuery): Promise<TotalsOut> {
+      assertMayNameOrg(principal, q.org_id, 'totals')
       const { today, asOf, plan } = datesOf(deps.now(), q.year, q.as_of)
       const wholeYear = q.org_id === undefined && coversWholeYear(asOf, today)
       const sets = await readRowSets(deps.db, totalsReads(q, plan, wholeYear))
@@ -236,7 +247,9 @@ export function createTotalsService(deps: { db: Db; now: () => Date }) {
       }
     },
 
-    async breakdown(q: BreakdownQuery): Promise<BreakdownOut> {
+    /** As totals; `by=org` is a per-org list, so a reporter's is held to its own org. */
+    async breakdown(principal: Principal, query: BreakdownQuery): Promise<BreakdownOut> {
+      const q = { ...query, org_id: breakdownOrg(principal, query) }
       const { today, asOf, plan } = datesOf(deps.now(), q.year, q.as_of)
       const dim = BREAKDOWN_DIMS[q.by]
       const sets = await readRowSets(deps.db, breakdownReads(q, dim, plan, coversWholeYear(asOf, today)))
