@@ -68,6 +68,12 @@ export class TransactionConflict extends DbError {}
  */
 export class MalformedValue extends DbError {}
 
+/**
+ * A number beyond its column's range (22003): with every request value validated first, this is a total the
+ * rollups cannot hold — a cell tops out at 2^63 − 1 fen. The write is refused; nothing changes.
+ */
+export class OutOfRange extends DbError {}
+
 /** The database is not there right now (connection failure, shutdown, too many connections, PGlite closed). */
 export class DatabaseUnavailable extends DbError {}
 
@@ -126,7 +132,7 @@ const lookup = <T extends Record<string, string>>(
 
 /**
  * `err` as a typed database error (`UniqueViolation`, `ForeignKeyViolation`, `TransactionConflict`,
- * `MalformedValue`, `DatabaseUnavailable`), or `err` itself when it is none of them (including a violation
+ * `MalformedValue`, `OutOfRange`, `DatabaseUnavailable`), or `err` itself when it is none of them (including a violation
  * of a constraint not listed here: nobody reacts to it, so it stays a plain error).
  */
 export function asDbError(err: unknown): unknown {
@@ -143,6 +149,7 @@ export function asDbError(err: unknown): unknown {
   }
   if (sqlstate && RETRYABLE_SQLSTATES.has(sqlstate)) return new TransactionConflict(message, sqlstate, err)
   if (sqlstate && MALFORMED_SQLSTATES.has(sqlstate)) return new MalformedValue(message, sqlstate, err)
+  if (sqlstate === '22003') return new OutOfRange(message, sqlstate, err)
   if (isUnavailable(err, sqlstate)) return new DatabaseUnavailable(message, sqlstate, err)
   return err
 }

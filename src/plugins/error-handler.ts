@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
-import { asDbError, DatabaseUnavailable, MalformedValue } from '../db/errors.js'
+import { asDbError, DatabaseUnavailable, MalformedValue, OutOfRange } from '../db/errors.js'
 import { AppError, type ErrorCode, type FieldError, problemBody } from '../errors.js'
 
 /** Fastify's own client errors, by status, mapped to our stable codes. */
@@ -72,6 +72,19 @@ function sendDatabaseError(request: FastifyRequest, reply: FastifyReply, err: Fa
       problemBody('validation_failed', 400, 'A value in the request is malformed.', [
         { path: '/', message: 'a value is malformed' },
       ]),
+    )
+  }
+  if (dbError instanceof OutOfRange) {
+    request.log.warn({ err: { message: err.message, code: dbError.sqlstate } }, 'value out of range')
+    return send(
+      reply,
+      400,
+      problemBody(
+        'validation_failed',
+        400,
+        'An amount, or a total it would make, is beyond the largest total the database can hold.',
+        [{ path: '/', message: 'beyond the largest total the database can hold' }],
+      ),
     )
   }
   if (dbError instanceof DatabaseUnavailable) {

@@ -5,6 +5,7 @@ import {
   ForeignKeyViolation,
   isUniqueViolation,
   MalformedValue,
+  OutOfRange,
   TransactionConflict,
   UniqueViolation,
 } from '../../src/db/errors.js'
@@ -48,6 +49,12 @@ t.test('values only a malformed request produces are MalformedValue', async (t) 
     t.ok(typed instanceof MalformedValue, code)
     t.equal((typed as MalformedValue).sqlstate, code)
   }
+})
+
+t.test('a number beyond its column (a rollup total past 2^63 − 1 fen) is OutOfRange', async (t) => {
+  const typed = asDbError(pgError('22003'))
+  t.ok(typed instanceof OutOfRange)
+  t.notOk(typed instanceof MalformedValue)
 })
 
 t.test('an absent database is DatabaseUnavailable', async (t) => {
