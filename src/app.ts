@@ -11,7 +11,7 @@ import { healthRoutes } from './modules/health/health.routes.js'
 import { installAuth } from './plugins/auth.js'
 import { errorHandlerPlugin, sendProblem } from './plugins/error-handler.js'
 import { openapiPlugin } from './plugins/openapi.js'
-import { installRateLimit } from './plugins/rate-limit.js'
+import { installAuthFailureLimit, installRateLimit } from './plugins/rate-limit.js'
 import { v1Routes } from './routes.js'
 
 export interface BuildAppOptions {
@@ -44,9 +44,11 @@ function appDatabase(app: FastifyInstance, opts: BuildAppOptions): Database {
 async function registerV1(app: FastifyInstance, deps: Deps) {
   await app.register(
     async (v1) => {
-      // Authentication before rate limiting: the limit is per API key.
-      installAuth(v1, createPrincipalLookup(deps.database))
-      await installRateLimit(v1, deps.config.rateLimitPerMinute)
+      // In this order: the per-address budget of failed authentications (before any key lookup), the
+      // key lookup, then the per-key limit.
+      const onRejected = installAuthFailureLimit(v1, deps.config.authFailuresPerMinute)
+      installAuth(v1, createPrincipalLookup(deps.database), onRejected)
+      installRateLimit(v1, deps.config.rateLimitPerMinute)
       for (const routes of v1Routes) {
         await v1.register(routes, { deps })
       }
@@ -72,6 +74,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: JSON_BODY_LIMIT,
+    // request.ip is the peer's address unless TRUST_PROXY names the proxies whose X-Forwarded-For to believe.
+    trustProxy: config.trustProxy ?? false,
     // A client's X-Request-Id is used only when short and printable (it lands in the logs); see requestIdOf.
     requestIdHeader: false,
     genReqId: requestIdOf,

@@ -19,7 +19,9 @@ surrounding space trimmed; control characters other than tab and line breaks, an
 **Idempotency**: every POST accepts \`Idempotency-Key\` (see the header's description).
 **Request ids**: every response carries \`X-Request-Id\`: the request's own when it sent one of 1–128 printable
 ASCII characters without spaces, else a new UUID; quote it when reporting a problem.
-**Rate limit**: \`RATE_LIMIT_PER_MINUTE\` requests per API key per minute per server instance (default 6000; 0 = off), then 429 with \`Retry-After\`.`
+**Rate limit**: \`RATE_LIMIT_PER_MINUTE\` requests per API key per minute per server instance (default 6000; 0 = off), then 429 with \`Retry-After\`;
+after \`AUTH_FAILURES_PER_MINUTE\` failed authentications (401) from one client address in a minute (default 120), that address
+gets 429 for the rest of the minute, without its key being looked up.`
 
 /** The OpenAPI 3.1 document is generated from the routes' zod schemas; it is never written by hand. */
 export const openapiPlugin = fp(async (app: FastifyInstance) => {
