@@ -9,7 +9,8 @@ import { purgeExpiredIdempotencyKeys } from './idempotency/idempotency.js'
 import { createApiKeysService, createPrincipalLookup } from './modules/api-keys/index.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { installAuth } from './plugins/auth.js'
-import { errorHandlerPlugin, sendProblem } from './plugins/error-handler.js'
+import { errorHandlerPlugin, sendClientError, sendProblem } from './plugins/error-handler.js'
+import { jsonBodyPlugin } from './plugins/json-body.js'
 import { openapiPlugin } from './plugins/openapi.js'
 import { installAuthFailureLimit, installRateLimit } from './plugins/rate-limit.js'
 import { v1Routes } from './routes.js'
@@ -83,6 +84,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     // answer problem+json like every other error, with their request id.
     frameworkErrors: (err, request, reply) =>
       sendProblem(err, request, reply.header('x-request-id', request.id)),
+    // Requests Node's parser refuses (431, malformed, timed out) answer problem+json too.
+    clientErrorHandler: sendClientError,
   }).withTypeProvider<ZodTypeProvider>()
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
@@ -97,6 +100,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.setSerializerCompiler(serializerCompiler)
   // Error handling first, so every later plugin's errors (including Fastify's own 400/404/413/415) are problem+json.
   await app.register(errorHandlerPlugin)
+  await app.register(jsonBodyPlugin)
   await app.register(openapiPlugin)
   await app.register(healthRoutes, { deps })
   await registerV1(app, deps)

@@ -13,7 +13,9 @@ responses always carry two fraction digits. The service stores integer fen and n
 **Ratios** are JSON numbers rounded half-up to 4 places. **Dates** are \`YYYY-MM-DD\` in Asia/Shanghai.
 **Text** fields: invisible format characters (zero-width space, soft hyphen, bidi controls) are removed and
 surrounding space trimmed; control characters other than tab and line breaks, and lone surrogates, are a 400.
-**Errors** are RFC 9457 \`application/problem+json\` with a stable \`code\`.
+**Errors** are RFC 9457 \`application/problem+json\` with a stable \`code\`, on every route and before any: a known path
+with another method is 405 \`method_not_allowed\` with \`Allow\`; headers over 16 KiB are 431 \`headers_too_large\`;
+a malformed request is 400. JSON bodies are UTF-8: another \`charset\` is 415, invalid UTF-8 is 400.
 **Auth**: \`Authorization: Bearer <api key>\` on every \`/v1\` route; roles admin, finance, reporter.
 **Pagination**: keyset cursors (\`limit\` 1–500, default 50; \`cursor\` from \`next_cursor\`); a cursor is bound to its filters.
 **Idempotency**: every POST accepts \`Idempotency-Key\` (see the header's description).
