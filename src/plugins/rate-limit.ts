@@ -4,9 +4,10 @@ import { AppError } from '../errors.js'
 
 const WINDOW_MS = 60_000
 /** Past this many live windows the oldest is dropped, so memory stays bounded whatever the keys. */
-const MAX_KEYS = 100_000
+const MAX_KEYS = 50_000
 
 interface Window {
+  key: string
   count: number
   resetAt: number
 }
@@ -20,11 +21,13 @@ export interface WindowCounter {
 }
 
 /**
- * Fixed one-minute windows, one per key, in a Map. Every call is synchronous, so requests that arrive
- * together are each counted once and each see their own count (@fastify/rate-limit 11.2's LocalStore hands
- * every caller the same mutable record, so a burst whose hooks resume in one tick all saw the last count).
- * The Map is ordered by window end (a renewed window is re-inserted at the back): expired windows are swept
- * from the front on every call, and past `maxKeys` the oldest live one is dropped. `now` is monotonic.
+ * Fixed one-minute windows, one per key, opened by the key's first request. Every call is synchronous, so
+ * requests that arrive together are each counted once and each see their own count (@fastify/rate-limit
+ * 11.2's LocalStore hands every caller the same mutable record, so a burst whose hooks resume in one tick
+ * all saw the last count). Memory is bounded: windows are also queued in the order they end (`now` is
+ * monotonic), expired ones leave from the front of the queue on every call, and past `maxKeys` the oldest
+ * live one is dropped. (Not by iterating the Map: after many deletions V8 walks their holes, which made
+ * each call O(keys) under a flood of distinct keys.)
  */
 export function createWindowCounter(
   limit: number,
@@ -32,17 +35,25 @@ export function createWindowCounter(
 ): WindowCounter {
   const { windowMs = WINDOW_MS, maxKeys = MAX_KEYS, now = () => performance.now() } = opts
   const windows = new Map<string, Window>()
+  let queue: Window[] = []
+  let head = 0
   const waitOf = (w: Window, at: number) => Math.max(1, Math.ceil((w.resetAt - at) / 1000))
-  const sweep = (at: number) => {
-    for (const [key, w] of windows) {
-      if (w.resetAt > at) return
-      windows.delete(key)
+  const dropOldest = () => {
+    const w = queue[head++]!
+    if (windows.get(w.key) === w) windows.delete(w.key)
+    if (head > 1024 && head * 2 > queue.length) {
+      queue = queue.slice(head)
+      head = 0
     }
   }
+  const sweep = (at: number) => {
+    while (head < queue.length && queue[head]!.resetAt <= at) dropOldest()
+  }
   const open = (key: string, at: number) => {
-    if (windows.size >= maxKeys) windows.delete(windows.keys().next().value as string)
-    const w = { count: 0, resetAt: at + windowMs }
+    if (windows.size >= maxKeys) dropOldest()
+    const w = { key, count: 0, resetAt: at + windowMs }
     windows.set(key, w)
+    queue.push(w)
     return w
   }
   return {
