@@ -9,9 +9,10 @@ import { purgeExpiredIdempotencyKeys } from './idempotency/idempotency.js'
 import { createApiKeysService, createPrincipalLookup } from './modules/api-keys/index.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { installAuth } from './plugins/auth.js'
-import { errorHandlerPlugin, sendProblem } from './plugins/error-handler.js'
+import { errorHandlerPlugin, sendClientError, sendProblem } from './plugins/error-handler.js'
+import { jsonBodyPlugin } from './plugins/json-body.js'
 import { openapiPlugin } from './plugins/openapi.js'
-import { installRateLimit } from './plugins/rate-limit.js'
+import { installAuthFailureLimit, installRateLimit } from './plugins/rate-limit.js'
 import { v1Routes } from './routes.js'
 
 export interface BuildAppOptions {
@@ -44,9 +45,11 @@ function appDatabase(app: FastifyInstance, opts: BuildAppOptions): Database {
 async function registerV1(app: FastifyInstance, deps: Deps) {
   await app.register(
     async (v1) => {
-      // Authentication before rate limiting: the limit is per API key.
-      installAuth(v1, createPrincipalLookup(deps.database))
-      await installRateLimit(v1, deps.config.rateLimitPerMinute)
+      // In this order: the per-address budget of failed authentications (before any key lookup), the
+      // key lookup, then the per-key limit.
+      const onRejected = installAuthFailureLimit(v1, deps.config.authFailuresPerMinute)
+      installAuth(v1, createPrincipalLookup(deps.database), onRejected)
+      installRateLimit(v1, deps.config.rateLimitPerMinute)
       for (const routes of v1Routes) {
         await v1.register(routes, { deps })
       }
@@ -72,6 +75,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: JSON_BODY_LIMIT,
+    // request.ip is the peer's address unless TRUST_PROXY names the proxies whose X-Forwarded-For to believe.
+    trustProxy: config.trustProxy ?? false,
     // A client's X-Request-Id is used only when short and printable (it lands in the logs); see requestIdOf.
     requestIdHeader: false,
     genReqId: requestIdOf,
@@ -79,6 +84,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     // answer problem+json like every other error, with their request id.
     frameworkErrors: (err, request, reply) =>
       sendProblem(err, request, reply.header('x-request-id', request.id)),
+    // Requests Node's parser refuses (431, malformed, timed out) answer problem+json too.
+    clientErrorHandler: sendClientError,
   }).withTypeProvider<ZodTypeProvider>()
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
@@ -93,6 +100,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.setSerializerCompiler(serializerCompiler)
   // Error handling first, so every later plugin's errors (including Fastify's own 400/404/413/415) are problem+json.
   await app.register(errorHandlerPlugin)
+  await app.register(jsonBodyPlugin)
   await app.register(openapiPlugin)
   await app.register(healthRoutes, { deps })
   await registerV1(app, deps)

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { z } from 'zod'
 
 /** A whole number written in plain decimal digits ("3000"; not " ", "0x10", "1e3" or "3000.5"). */
@@ -13,6 +14,19 @@ const integer = (min: number, max: number) =>
         .max(max, `must be a whole number ${min}–${max}`),
     )
 
+/** An address, a CIDR range, or one of proxy-addr's names: what Fastify's `trustProxy` list takes. */
+const isProxyEntry = (entry: string) => {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true
+  const [address = '', bits, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  return bits === undefined || (/^[0-9]{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))
+}
+const proxyList = z
+  .string()
+  .transform((s) => s.split(',').map((e) => e.trim()))
+  .refine((list) => list.every(isProxyEntry), 'must be addresses or CIDR ranges, comma-separated')
+
 /** The environment, validated in one place. `loadConfig` is pure: it reads only the object it is given. */
 const configSchema = z
   .object({
@@ -27,6 +41,8 @@ const configSchema = z
     ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
     RATE_LIMIT_PER_MINUTE: integer(0, 1_000_000_000).default(6000),
     PG_POOL_MAX: integer(1, 200).default(20),
+    AUTH_FAILURES_PER_MINUTE: integer(0, 1_000_000_000).default(120),
+    TRUST_PROXY: proxyList.optional(),
   })
   .transform((env) => ({
     port: env.PORT,
@@ -37,6 +53,8 @@ const configSchema = z
     adminApiKey: env.ADMIN_API_KEY,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     pgPoolMax: env.PG_POOL_MAX,
+    authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
+    trustProxy: env.TRUST_PROXY,
   }))
 
 export type Config = z.output<typeof configSchema>

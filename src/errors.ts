@@ -5,6 +5,8 @@ const ERROR_CODES = [
   'unauthorized',
   'forbidden',
   'not_found',
+  'method_not_allowed',
+  'request_timeout',
   'duplicate_voucher',
   'idempotency_key_reused',
   'idempotency_key_in_use',
@@ -13,6 +15,7 @@ const ERROR_CODES = [
   'uri_too_long',
   'unsupported_media_type',
   'rate_limited',
+  'headers_too_large',
   'service_unavailable',
   'internal',
 ] as const
@@ -28,6 +31,8 @@ const TITLES: Record<ErrorCode, string> = {
   unauthorized: 'Unauthorized',
   forbidden: 'Forbidden',
   not_found: 'Not found',
+  method_not_allowed: 'Method not allowed',
+  request_timeout: 'Request timeout',
   duplicate_voucher: 'Duplicate voucher',
   idempotency_key_reused: 'Idempotency key reused',
   idempotency_key_in_use: 'Idempotency key in use',
@@ -36,6 +41,7 @@ const TITLES: Record<ErrorCode, string> = {
   uri_too_long: 'URI too long',
   unsupported_media_type: 'Unsupported media type',
   rate_limited: 'Too many requests',
+  headers_too_large: 'Request header fields too large',
   service_unavailable: 'Service unavailable',
   internal: 'Internal server error',
 }

@@ -64,7 +64,12 @@ export async function buildTestApp(
   } = {},
 ): Promise<TestApp> {
   const database = opts.database ?? (await freshDatabase(t)).database
-  const config = loadConfig({ ADMIN_API_KEY: ADMIN_SECRET, RATE_LIMIT_PER_MINUTE: '0', ...opts.env })
+  const config = loadConfig({
+    ADMIN_API_KEY: ADMIN_SECRET,
+    RATE_LIMIT_PER_MINUTE: '0',
+    AUTH_FAILURES_PER_MINUTE: '0',
+    ...opts.env,
+  })
   const app = await buildApp({ config, database, now: opts.now })
   t.teardown(() => app.close())
   return { app, database, config, adminAuth: bearer(ADMIN_SECRET) }

@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { maxHeaderSize, STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { asDbError, DatabaseUnavailable, MalformedValue, OutOfRange } from '../db/errors.js'
@@ -133,18 +135,62 @@ export function sendProblem(err: FastifyError, request: FastifyRequest, reply: F
   return send(reply, 500, problemBody('internal', 500, 'An internal error occurred.'))
 }
 
+const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
+/** 404 for a path no route serves; 405 with `Allow` for a path served only for other methods. */
+function sendNoRoute(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+  const path = request.url.split('?')[0]!
+  const allowed = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null)
+  if (allowed.length === 0) {
+    return send(reply, 404, problemBody('not_found', 404, `Route ${request.method} ${path} not found.`))
+  }
+  const detail = `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}.`
+  reply.header('allow', allowed.join(', '))
+  return send(reply, 405, problemBody('method_not_allowed', 405, detail))
+}
+
+/** What Node's HTTP parser refuses before Fastify sees a request, by its error code. */
+function clientErrorProblem(err: NodeJS.ErrnoException) {
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    return problemBody(
+      'headers_too_large',
+      431,
+      `The request line and headers exceed ${maxHeaderSize / 1024} KiB.`,
+    )
+  }
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return problemBody('request_timeout', 408, 'The request did not arrive in time.')
+  }
+  return problemBody('validation_failed', 400, 'The request is not well-formed HTTP.', [
+    { path: '/', message: 'malformed request line or headers' },
+  ])
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's parser refuses (headers over `maxHeaderSize`, a malformed
+ * request line or header, a request timeout) is answered problem+json like every other error, then the
+ * connection is closed, as Node and Fastify do by default.
+ */
+export function sendClientError(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  this.log.debug({ err: { message: err.message, code: err.code } }, 'client error')
+  if (socket.writable) {
+    const problem = clientErrorProblem(err)
+    const body = JSON.stringify(problem)
+    socket.write(
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
+        'Content-Type: application/problem+json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy()
+}
+
 /** One place that turns every error into RFC 9457 problem+json; never leaks stacks or SQL. */
 export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
   // Fastify parses text/plain bodies by default; the contract wants 415 for any body that is not JSON, so
   // only the JSON parser stays (a route that takes another type, like the CSV import, adds its own).
   app.removeContentTypeParser('text/plain')
   app.setErrorHandler(sendProblem)
-
-  app.setNotFoundHandler((request, reply) =>
-    send(
-      reply,
-      404,
-      problemBody('not_found', 404, `Route ${request.method} ${request.url.split('?')[0]} not found.`),
-    ),
-  )
+  app.setNotFoundHandler((request, reply) => sendNoRoute(app, request, reply))
 })

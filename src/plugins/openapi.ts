@@ -13,13 +13,17 @@ responses always carry two fraction digits. The service stores integer fen and n
 **Ratios** are JSON numbers rounded half-up to 4 places. **Dates** are \`YYYY-MM-DD\` in Asia/Shanghai.
 **Text** fields: invisible format characters (zero-width space, soft hyphen, bidi controls) are removed and
 surrounding space trimmed; control characters other than tab and line breaks, and lone surrogates, are a 400.
-**Errors** are RFC 9457 \`application/problem+json\` with a stable \`code\`.
+**Errors** are RFC 9457 \`application/problem+json\` with a stable \`code\`, on every route and before any: a known path
+with another method is 405 \`method_not_allowed\` with \`Allow\`; headers over 16 KiB are 431 \`headers_too_large\`;
+a malformed request is 400. JSON bodies are UTF-8: another \`charset\` is 415, invalid UTF-8 is 400.
 **Auth**: \`Authorization: Bearer <api key>\` on every \`/v1\` route; roles admin, finance, reporter.
 **Pagination**: keyset cursors (\`limit\` 1–500, default 50; \`cursor\` from \`next_cursor\`); a cursor is bound to its filters.
 **Idempotency**: every POST accepts \`Idempotency-Key\` (see the header's description).
 **Request ids**: every response carries \`X-Request-Id\`: the request's own when it sent one of 1–128 printable
 ASCII characters without spaces, else a new UUID; quote it when reporting a problem.
-**Rate limit**: \`RATE_LIMIT_PER_MINUTE\` requests per API key per minute per server instance (default 6000; 0 = off), then 429 with \`Retry-After\`.`
+**Rate limit**: \`RATE_LIMIT_PER_MINUTE\` requests per API key per minute per server instance (default 6000; 0 = off), then 429 with \`Retry-After\`;
+after \`AUTH_FAILURES_PER_MINUTE\` failed authentications (401) from one client address in a minute (default 120), that address
+gets 429 for the rest of the minute, without its key being looked up.`
 
 /** The OpenAPI 3.1 document is generated from the routes' zod schemas; it is never written by hand. */
 export const openapiPlugin = fp(async (app: FastifyInstance) => {

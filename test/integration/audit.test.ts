@@ -206,7 +206,8 @@ t.test('security', async (t) => {
   t.test('the API offers no way to change it', async (t) => {
     for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) {
       const res = await app.inject({ method, url: '/v1/audit', headers: admin.auth, payload: {} })
-      assertProblem(t, res, 404, 'not_found')
+      assertProblem(t, res, 405, 'method_not_allowed')
+      t.equal(res.headers.allow, 'GET, HEAD')
     }
   })
 

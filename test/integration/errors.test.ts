@@ -15,8 +15,8 @@ t.test('an unknown route is 404 not_found, with or without a key', async (t) => 
     ['GET', '/nope'],
     ['GET', '/v1/nope'],
     ['GET', '/v2/orgs'],
-    ['DELETE', '/v1/orgs'],
-    ['PUT', '/v1/regions'],
+    ['DELETE', '/v1/orgs/a/b'],
+    ['PUT', '/v1/region'],
   ] as const) {
     assertProblem(t, await app.inject({ method, url }), 404, 'not_found')
     const p = assertProblem(t, await app.inject({ method, url, headers: admin.auth }), 404, 'not_found')

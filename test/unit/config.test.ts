@@ -21,6 +21,8 @@ t.test('defaults', async (t) => {
     adminApiKey: undefined,
     rateLimitPerMinute: 6000,
     pgPoolMax: 20,
+    authFailuresPerMinute: 120,
+    trustProxy: undefined,
   })
 })
 
@@ -41,6 +43,8 @@ t.test('every variable is read', async (t) => {
     ADMIN_API_KEY: 'a-long-enough-admin-secret',
     RATE_LIMIT_PER_MINUTE: '0',
     PG_POOL_MAX: '50',
+    AUTH_FAILURES_PER_MINUTE: '0',
+    TRUST_PROXY: '10.0.0.0/8, 192.168.1.2,loopback, fd00::/8',
   })
   t.same(c, {
     port: 8080,
@@ -51,6 +55,8 @@ t.test('every variable is read', async (t) => {
     adminApiKey: 'a-long-enough-admin-secret',
     rateLimitPerMinute: 0,
     pgPoolMax: 50,
+    authFailuresPerMinute: 0,
+    trustProxy: ['10.0.0.0/8', '192.168.1.2', 'loopback', 'fd00::/8'],
   })
 })
 
@@ -97,4 +103,10 @@ t.test('every bad variable is named on the one line, and no value is echoed', as
   }
   t.notMatch(err.message, /\n/)
   t.notMatch(err.message, 'secret', 'the admin key is not in the message')
+})
+
+t.test('TRUST_PROXY takes addresses and CIDR ranges only', async (t) => {
+  for (const value of ['yes', 'true', '10.0.0.0/33', '10.0.0.1,', '::1/129', '10.0.0.0/8/1', '1']) {
+    t.match(configError({ TRUST_PROXY: value }).message, /^invalid configuration: TRUST_PROXY /, value)
+  }
 })

@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Deps } from '../../../deps.js'
+import { AppError } from '../../../errors.js'
+import { charsetOf } from '../../../http/charset.js'
 import { idempotentRequestOf, sendOutcome } from '../../../http/idempotent-request.js'
 import { readBody } from '../../../http/read-body.js'
 import { IDEMPOTENCY_DESCRIPTION } from '../../../idempotency/idempotency.js'
 import { CHANNEL_LABELS, errorResponses, moneyOutput, uuidSchema } from '../../../schemas.js'
 import { dryRunResult } from '../purchases.schemas.js'
-import { CSV_ENCODINGS } from './csv-reader.js'
+import { CSV_ENCODINGS, type CsvEncoding } from './csv-reader.js'
 import { MAX_REPORTED_ERRORS } from './import-problems.js'
 import { createPurchasesImportService } from './purchases-import.service.js'
 
@@ -35,7 +37,8 @@ All or nothing, in one transaction: any problem → 400 listing every problem (u
 \`errors[].path\` \`/rows/<row>/<field>\`, where \`<row>\` is the row number a spreadsheet shows (header = 1; a cell
 with line breaks does not shift it); voucher clashes → 409 \`duplicate_voucher\` listing every clashing row. A
 file that is not valid text in the chosen encoding (for example GBK sent without \`?encoding=gbk\`, or UTF-8 sent
-with it) → 400 saying so. \`Idempotency-Key\` fingerprints the raw bytes and the query.`
+with it) → 400 saying so; a \`charset\` parameter in Content-Type naming another encoding than the one chosen → 415.
+\`Idempotency-Key\` fingerprints the raw bytes and the query.`
 
 const importQuery = z.strictObject({
   encoding: z
@@ -61,15 +64,42 @@ const csvBody = z
       'channel,amount,occurred_on,region_code,supplier\r\n大宗批发,"1,234.50",2024/5/20,530502,保山市某某农业开发有限公司\r\n',
   })
 
+/** The names a Content-Type `charset` may give each encoding. */
+const CHARSETS = new Map<string, CsvEncoding>([
+  ['utf-8', 'utf-8'],
+  ['utf8', 'utf-8'],
+  ['gbk', 'gbk'],
+  ['gb2312', 'gbk'],
+  ['cp936', 'gbk'],
+])
+
+/**
+ * A `charset` parameter, when sent, must name the encoding the file is read in (`?encoding`, UTF-8 by
+ * default): else 415, before the body is read. (An unknown `?encoding` is left to validation: 400.)
+ */
+function charsetMismatch(contentType: string | undefined, query: unknown): AppError | undefined {
+  const charset = charsetOf(contentType)
+  const encoding = (query as { encoding?: unknown }).encoding ?? 'utf-8'
+  if (charset === undefined || !CSV_ENCODINGS.includes(encoding as CsvEncoding)) return undefined
+  const named = CHARSETS.get(charset)
+  if (named === encoding) return undefined
+  const detail = named
+    ? `Content-Type says charset=${charset} but the file is read as ${encoding}: send ?encoding=${named}.`
+    : `charset=${charset.slice(0, 40)} is not supported: send the CSV as UTF-8, or GBK with ?encoding=gbk.`
+  return new AppError('unsupported_media_type', 415, detail)
+}
+
 export const purchasesImportRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, { deps }) => {
   const service = createPurchasesImportService(deps)
 
   // This plugin's routes take CSV only: a JSON body here is a 415, like any other wrong type. The bytes are
   // kept raw (not decoded) so the encoding can be checked and the idempotency fingerprint covers them.
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('text/csv', (request, payload, done) =>
-    readBody(payload, request.headers['content-length'], CSV_BODY_LIMIT, done),
-  )
+  app.addContentTypeParser('text/csv', (request, payload, done) => {
+    const mismatch = charsetMismatch(request.headers['content-type'], request.query)
+    if (mismatch) done(mismatch)
+    else readBody(payload, request.headers['content-length'], CSV_BODY_LIMIT, done)
+  })
 
   app.post(
     '/purchases/import',
