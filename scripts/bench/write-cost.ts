@@ -23,6 +23,7 @@ import type pg from 'pg'
 import { openDatabase } from '../../src/db/client.js'
 import { runMigrations } from '../../src/db/migrate.js'
 import { purchasesRepository } from '../../src/modules/purchases/purchases.repository.js'
+import { voucherKey } from '../../src/modules/purchases/voucher-key.js'
 import { installSignalHandlers, runMain } from '../lib/processes.js'
 import { fileStamp, writeResultsFile } from '../lib/results.js'
 import { median } from './measure.js'
@@ -179,6 +180,7 @@ function createRequest(c: Ctx, r: GenRow) {
       supplierCreditCode: null,
       product: r.product,
       voucherNo: r.voucherNo,
+      voucherKey: r.voucherNo === null ? null : voucherKey(r.voucherNo),
       externalRef: null,
       note: null,
     },

@@ -95,6 +95,17 @@ export const purchases = pgTable(
     supplierCreditCode: char('supplier_credit_code', { length: 18 }),
     product: text('product'),
     voucherNo: text('voucher_no'),
+    /**
+     * The voucher as compared (`voucherKey` in src/modules/purchases/voucher-key.ts: invisible characters,
+     * width, whitespace and case do not count); set with `voucher_no`, by the app or else by a trigger.
+     */
+    voucherKey: text('voucher_key'),
+    /**
+     * 0, except on a near-duplicate that migration 0007 found among the records stored before it: then its
+     * rank among the active records sharing its key (1 = the second earliest …), so the unique index
+     * accepts it. The app never sets it. See docs/migrations.md.
+     */
+    voucherDupRank: integer('voucher_dup_rank').notNull().default(0),
     externalRef: text('external_ref'),
     note: text('note'),
     status: text('status').notNull().default('active'),
@@ -107,10 +118,10 @@ export const purchases = pgTable(
     voidReason: text('void_reason'),
   },
   (t) => [
-    // One voucher counts once across every channel and org while its record is active.
+    // One voucher counts once across every channel and org while its record is active, compared by its key.
     uniqueIndex('purchases_active_voucher_key')
-      .on(t.voucherNo)
-      .where(sql`${t.status} = 'active' and ${t.voucherNo} is not null`),
+      .on(t.voucherKey, t.voucherDupRank)
+      .where(sql`${t.status} = 'active' and ${t.voucherKey} is not null`),
     index('purchases_list_idx').on(t.year, t.occurredOn.desc(), t.id.desc()),
     index('purchases_org_list_idx').on(t.orgId, t.occurredOn.desc(), t.id.desc()),
     index('purchases_external_ref_idx').on(t.externalRef),
@@ -123,6 +134,8 @@ export const purchases = pgTable(
     check('purchases_occurred_on_check', sql`${t.occurredOn} >= date '2000-01-01'`),
     check('purchases_status_check', sql`${t.status} in ('active','voided')`),
     check('purchases_void_check', sql`(${t.status} = 'voided') = (${t.voidedAt} is not null)`),
+    check('purchases_voucher_key_check', sql`(${t.voucherNo} is null) = (${t.voucherKey} is null)`),
+    check('purchases_voucher_dup_rank_check', sql`${t.voucherDupRank} >= 0`),
   ],
 )
 

@@ -12,8 +12,9 @@ import {
   scopeFilters,
   toNewPurchase,
   voucherClash,
-  vouchersOf,
+  voucherKeysOf,
 } from '../../src/modules/purchases/purchases.domain.js'
+import { voucherKey } from '../../src/modules/purchases/voucher-key.js'
 
 const ORG = '0190a1b2-0000-7000-8000-000000000001'
 const OTHER = '0190a1b2-0000-7000-8000-000000000002'
@@ -109,15 +110,25 @@ t.test('toNewPurchase: fen, nulls for absent fields, the reporter’s own org', 
     supplierCreditCode: null,
     product: null,
     voucherNo: 'FP-1',
+    voucherKey: 'fp-1',
     externalRef: null,
     note: null,
   })
   t.equal(toNewPurchase(admin, item).orgId, OTHER)
   t.equal(toNewPurchase(admin, { ...item, org_id: undefined }).orgId, '', 'no org: the org check refuses it')
+  const plain = toNewPurchase(admin, { ...item, voucher_no: 'ＦＰ－１' })
+  t.same([plain.voucherNo, plain.voucherKey], ['ＦＰ－１', 'fp-1'], 'the text as sent, the key normalised')
+  t.equal(toNewPurchase(admin, { ...item, voucher_no: undefined }).voucherKey, null)
+})
+
+/** A record's voucher text and key. */
+const v = (voucherNo: string | null) => ({
+  voucherNo,
+  voucherKey: voucherNo === null ? null : voucherKey(voucherNo),
 })
 
 const req = (voucherNo: string | null, idempotencyKey: string | null = null, actorKeyId = 'k1') => ({
-  voucherNo,
+  ...v(voucherNo),
   idempotencyKey,
   actorKeyId,
 })
@@ -130,13 +141,18 @@ t.test(
     t.same(distinctGroups([req('A'), req('A'), req('B'), req('A')]), [[0, 2], [1], [3]])
     t.same(distinctGroups([req(null, 'x'), req(null, 'x', 'k2'), req(null, 'x')]), [[0, 1], [2]])
     t.same(distinctGroups([req('A', 'x'), req('B', 'x'), req('A', 'y')]), [[0], [1, 2]])
+    t.same(
+      distinctGroups([req('INV-001'), req('inv - 001'), req('ＩＮＶ－００１'), req('INV-002')]),
+      [[0, 3], [1], [2]],
+      'by voucher key: near-duplicates never share a statement',
+    )
   },
 )
 
 t.test('distinctGroups (property): a partition in order, no shared mark within a group', async (t) => {
   const arb = fc.array(
     fc.record({
-      voucherNo: fc.option(fc.constantFrom('A', 'B', 'C'), { nil: null }),
+      voucherKey: fc.option(fc.constantFrom('a', 'b', 'c'), { nil: null }),
       idempotencyKey: fc.option(fc.constantFrom('x', 'y'), { nil: null }),
       actorKeyId: fc.constantFrom('k1', 'k2'),
     }),
@@ -149,7 +165,7 @@ t.test('distinctGroups (property): a partition in order, no shared mark within a
       if (flat.length !== requests.length || flat.some((v, i) => v !== i)) return false
       return groups.every((g) => {
         if (g.some((v, i) => i > 0 && v < g[i - 1]!)) return false
-        const vouchers = g.flatMap((i) => (requests[i]!.voucherNo ? [requests[i]!.voucherNo] : []))
+        const vouchers = g.flatMap((i) => (requests[i]!.voucherKey ? [requests[i]!.voucherKey] : []))
         const keys = g.flatMap((i) => {
           const r = requests[i]!
           return r.idempotencyKey ? [`${r.actorKeyId}:${r.idempotencyKey}`] : []
@@ -162,7 +178,7 @@ t.test('distinctGroups (property): a partition in order, no shared mark within a
 })
 
 t.test('voucher clashes: stored and repeated, sorted by path, the stored record named', async (t) => {
-  const rows = [{ voucherNo: 'A' }, { voucherNo: null }, { voucherNo: 'B' }, { voucherNo: 'A' }]
+  const rows = [v('A'), v(null), v('B'), v('A')]
   const pathOf = (i: number) => `/items/${i}`
   assertNoVoucherClash(rows.slice(0, 3), new Map(), pathOf)
   const repeated = thrown(t, () => assertNoVoucherClash(rows, new Map(), pathOf))
@@ -175,8 +191,8 @@ t.test('voucher clashes: stored and repeated, sorted by path, the stored record 
   ])
   t.equal(repeated.extra, undefined)
 
-  const many = Array.from({ length: 12 }, (_, i) => ({ voucherNo: i === 2 || i === 10 ? 'B' : `V${i}` }))
-  const stored = thrown(t, () => assertNoVoucherClash(many, new Map([['B', 'rec-1']]), pathOf))
+  const many = Array.from({ length: 12 }, (_, i) => v(i === 2 || i === 10 ? 'B' : `V${i}`))
+  const stored = thrown(t, () => assertNoVoucherClash(many, new Map([['b', 'rec-1']]), pathOf))
   t.same(
     stored.errors?.map((e) => e.path),
     ['/items/2/voucher_no', '/items/10/voucher_no'],
@@ -188,9 +204,22 @@ t.test('voucher clashes: stored and repeated, sorted by path, the stored record 
   t.same(voucherClash([], 'r').extra, { existing_id: 'r' })
 })
 
-t.test('vouchersOf: the distinct voucher numbers', async (t) => {
-  t.same(vouchersOf([{ voucherNo: 'A' }, { voucherNo: null }, { voucherNo: 'A' }, { voucherNo: 'B' }]), [
-    'A',
-    'B',
+t.test('voucher clashes are found by key; each message quotes its own text', async (t) => {
+  const pathOf = (i: number) => `/items/${i}`
+  const rows = [v('INV-001'), v('inv\u00a0-001'), v('INV-002')]
+  const repeated = thrown(t, () => assertNoVoucherClash(rows, new Map(), pathOf))
+  t.same(repeated.errors, [
+    { path: '/items/0/voucher_no', message: 'voucher INV-001 appears more than once in this request' },
+    { path: '/items/1/voucher_no', message: 'voucher inv\u00a0-001 appears more than once in this request' },
   ])
+  const stored = thrown(t, () =>
+    assertNoVoucherClash([v('ＩＮＶ－００２')], new Map([['inv-002', 'r1']]), pathOf),
+  )
+  t.same(stored.errors, [
+    { path: '/items/0/voucher_no', message: 'voucher ＩＮＶ－００２ is already on active record r1' },
+  ])
+})
+
+t.test('voucherKeysOf: the distinct voucher keys', async (t) => {
+  t.same(voucherKeysOf([v('A'), v(null), v('a'), v('B ')]), ['a', 'b'])
 })

@@ -7,6 +7,7 @@ export type AuditRow = typeof auditLog.$inferSelect
 type AuditAction =
   | 'purchase.created'
   | 'purchase.voided'
+  | 'purchase.voucher_near_duplicate' // written by migration 0007 only
   | 'targets.replaced'
   | 'canteen_budget.set'
   | 'org.created'

@@ -5,6 +5,8 @@ import { page, pageQuery, timestampOutput } from '../../schemas.js'
 export const AUDIT_ACTIONS = [
   'purchase.created',
   'purchase.voided',
+  // Written by migration 0007 for each near-duplicate voucher it found among the records already stored.
+  'purchase.voucher_near_duplicate',
   'targets.replaced',
   'canteen_budget.set',
   'org.created',

@@ -11,6 +11,7 @@ import { AppError, type FieldError, forbidden } from '../../errors.js'
 import { parseMoney } from '../../money.js'
 import { uuidSchema } from '../../schemas.js'
 import { type CreatePurchaseInput, regionCodeSchema } from './purchases.schemas.js'
+import { voucherKey } from './voucher-key.js'
 
 /** No record may be dated before this day. */
 export const EARLIEST_DATE = '2000-01-01'
@@ -26,6 +27,8 @@ export interface NewPurchase {
   supplierCreditCode: string | null
   product: string | null
   voucherNo: string | null
+  /** What the voucher is compared by (see voucher-key.ts); null without a voucher. */
+  voucherKey: string | null
   externalRef: string | null
   note: string | null
 }
@@ -111,6 +114,7 @@ export function toNewPurchase(principal: Principal, item: CreatePurchaseInput): 
     supplierCreditCode: item.supplier_credit_code ?? null,
     product: item.product ?? null,
     voucherNo: item.voucher_no ?? null,
+    voucherKey: item.voucher_no == null ? null : voucherKey(item.voucher_no),
     externalRef: item.external_ref ?? null,
     note: item.note ?? null,
   }
@@ -118,13 +122,13 @@ export function toNewPurchase(principal: Principal, item: CreatePurchaseInput): 
 
 /** What a write request claims that no concurrent request in the same statement may share. */
 export interface GroupMarks {
-  voucherNo: string | null
+  voucherKey: string | null
   actorKeyId: string
   idempotencyKey: string | null
 }
 
 /**
- * Splits requests (by index, order kept) into groups in which no two share a voucher or an
+ * Splits requests (by index, order kept) into groups in which no two share a voucher key or an
  * (API key, idempotency key) pair: the first group takes every first occurrence, the next the second ones…
  * so a later request sees an earlier one's record, as it would one at a time.
  */
@@ -132,7 +136,7 @@ export function distinctGroups(requests: readonly GroupMarks[]): number[][] {
   const groups: { members: number[]; taken: Set<string> }[] = []
   requests.forEach((r, i) => {
     const marks = [
-      r.voucherNo === null ? undefined : `v:${r.voucherNo}`,
+      r.voucherKey === null ? undefined : `v:${r.voucherKey}`,
       r.idempotencyKey === null ? undefined : `k:${r.actorKeyId}:${r.idempotencyKey}`,
     ].filter((m) => m !== undefined)
     let group = groups.find((g) => marks.every((m) => !g.taken.has(m)))
@@ -170,35 +174,44 @@ export function voucherClash(errors: FieldError[], existingId: string | undefine
 export const voucherRace = () =>
   new AppError('duplicate_voucher', 409, 'A voucher number was taken by a concurrent request; retry.')
 
+/** A record's voucher as the clash checks see it. */
+type Voucher = { voucherNo: string | null; voucherKey: string | null }
+
 /**
- * Every voucher clash of a batch, sorted by path: records whose voucher is on a stored active record
- * (`stored`: voucher → record id), and records sharing a voucher within the request. Throws the 409 when
- * there is any.
+ * Every voucher clash of a batch, sorted by path: records whose voucher key is on a stored active record
+ * (`stored`: key → record id), and records sharing a key within the request ('INV-001' and 'inv - 001'
+ * do). Each message quotes the record's own voucher text. Throws the 409 when there is any.
  */
 export function assertNoVoucherClash(
-  rows: readonly { voucherNo: string | null }[],
+  rows: readonly Voucher[],
   stored: ReadonlyMap<string, string>,
   pathOf: PathOf,
 ): void {
-  const byVoucher = new Map<string, number[]>()
+  const byKey = new Map<string, number[]>()
   rows.forEach((r, i) => {
-    if (r.voucherNo !== null) byVoucher.set(r.voucherNo, [...(byVoucher.get(r.voucherNo) ?? []), i])
+    if (r.voucherKey === null) return
+    const indexes = byKey.get(r.voucherKey)
+    if (indexes) indexes.push(i)
+    else byKey.set(r.voucherKey, [i])
   })
   const errors: FieldError[] = []
   let existingId: string | undefined
-  for (const [voucher, indexes] of byVoucher) {
-    const existing = stored.get(voucher)
+  for (const [key, indexes] of byKey) {
+    const existing = stored.get(key)
     if (!existing && indexes.length < 2) continue
     existingId ??= existing
-    const message = existing ? voucherTakenMessage(voucher, existing) : voucherRepeatedMessage(voucher)
-    for (const i of indexes) errors.push({ path: `${pathOf(i)}/voucher_no`, message })
+    for (const i of indexes) {
+      const voucher = rows[i]!.voucherNo!
+      const message = existing ? voucherTakenMessage(voucher, existing) : voucherRepeatedMessage(voucher)
+      errors.push({ path: `${pathOf(i)}/voucher_no`, message })
+    }
   }
   if (errors.length === 0) return
   errors.sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }))
   throw voucherClash(errors, existingId)
 }
 
-/** The distinct voucher numbers of some records. */
-export const vouchersOf = (rows: readonly { voucherNo: string | null }[]): string[] => [
-  ...new Set(rows.flatMap((r) => (r.voucherNo === null ? [] : [r.voucherNo]))),
+/** The distinct voucher keys of some records. */
+export const voucherKeysOf = (rows: readonly Voucher[]): string[] => [
+  ...new Set(rows.flatMap((r) => (r.voucherKey === null ? [] : [r.voucherKey]))),
 ]

@@ -3,6 +3,7 @@ import { type Executor, queryPrepared, queryRows } from '../../db/client.js'
 import { uuidv7 } from '../../db/uuidv7.js'
 import type { NewPurchase } from './purchases.domain.js'
 import type { PurchaseFilters, PurchaseOut } from './purchases.schemas.js'
+import { voucherKey } from './voucher-key.js'
 
 /** One request on the single-record write path (see `insertCheckedMany`). */
 export interface CheckedInsert {
@@ -51,18 +52,20 @@ export const purchasesRepository = {
         ex,
         sql`with ins as (
           insert into purchases (id, channel, amount_fen, occurred_on, year, org_id, region_code, supplier,
-                                 supplier_credit_code, product, voucher_no, external_ref, note, created_by)
+                                 supplier_credit_code, product, voucher_no, voucher_key, external_ref, note,
+                                 created_by)
           select u.id, u.channel, u.amount_fen, u.occurred_on, extract(year from u.occurred_on)::smallint, u.org_id,
-                 u.region_code, u.supplier, u.supplier_credit_code, u.product, u.voucher_no, u.external_ref, u.note,
-                 ${actorKeyId}::uuid
+                 u.region_code, u.supplier, u.supplier_credit_code, u.product, u.voucher_no, u.voucher_key,
+                 u.external_ref, u.note, ${actorKeyId}::uuid
             from unnest(${sql.param(ids)}::uuid[], ${col(chunk, (r) => r.channel)}::text[],
                         ${col(chunk, (r) => r.amountFen.toString())}::bigint[], ${col(chunk, (r) => r.occurredOn)}::date[],
                         ${col(chunk, (r) => r.orgId)}::uuid[], ${col(chunk, (r) => r.regionCode)}::text[],
                         ${col(chunk, (r) => r.supplier)}::text[], ${col(chunk, (r) => r.supplierCreditCode)}::text[],
                         ${col(chunk, (r) => r.product)}::text[], ${col(chunk, (r) => r.voucherNo)}::text[],
-                        ${col(chunk, (r) => r.externalRef)}::text[], ${col(chunk, (r) => r.note)}::text[])
+                        ${col(chunk, (r) => r.voucherKey)}::text[], ${col(chunk, (r) => r.externalRef)}::text[],
+                        ${col(chunk, (r) => r.note)}::text[])
                  as u(id, channel, amount_fen, occurred_on, org_id, region_code, supplier, supplier_credit_code,
-                      product, voucher_no, external_ref, note)
+                      product, voucher_no, voucher_key, external_ref, note)
           returning *
         ), audit as (
           insert into audit_log (actor_key_id, action, entity, entity_id, after)
@@ -84,7 +87,7 @@ export const purchasesRepository = {
    * for each request it looks up a prior response for its idempotency key, checks region, org and voucher,
    * and — when its `proceed` and every check pass and there is no prior response — inserts the record, its
    * audit row and its idempotency record. Returns one outcome per request, in order; the caller turns the
-   * flags into each response. Requests in one call must not share a voucher or an (API key, idempotency
+   * flags into each response. Requests in one call must not share a voucher key or an (API key, idempotency
    * key) pair (see `distinctGroups` in purchases.domain.ts): each is checked against what was stored
    * before the statement. A unique violation (a concurrent statement took a key or a voucher) fails the
    * whole statement, so nothing of it is stored, and the caller retries.
@@ -109,6 +112,7 @@ export const purchasesRepository = {
       supplier_credit_code: r.row.supplierCreditCode,
       product: r.row.product,
       voucher_no: r.row.voucherNo,
+      voucher_key: r.row.voucherKey,
       external_ref: r.row.externalRef,
       note: r.row.note,
     }))
@@ -118,13 +122,14 @@ export const purchasesRepository = {
           select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
                      as u(n int, id uuid, actor uuid, key text, fingerprint text, proceed boolean, org_id uuid,
                           channel text, amount_fen bigint, occurred_on date, region_code text, supplier text,
-                          supplier_credit_code text, product text, voucher_no text, external_ref text, note text)
+                          supplier_credit_code text, product text, voucher_no text, voucher_key text,
+                          external_ref text, note text)
         ), chk as (
           select req.*,
                  exists(select 1 from regions where code = req.region_code) as region_ok,
                  exists(select 1 from orgs where id = req.org_id) as org_ok,
-                 (select p.id from purchases p where p.status = 'active' and p.voucher_no = req.voucher_no
-                   limit 1) as clash_id,
+                 (select p.id from purchases p where p.status = 'active' and p.voucher_key = req.voucher_key
+                   order by p.voucher_dup_rank limit 1) as clash_id,
                  prior.*
             from req
             -- LATERAL … LIMIT 1: an index probe per request whatever the planner guesses of the batch size
@@ -137,9 +142,11 @@ export const purchasesRepository = {
                limit 1) prior on true
         ), ins as (
           insert into purchases (id, channel, amount_fen, occurred_on, year, org_id, region_code, supplier,
-                                 supplier_credit_code, product, voucher_no, external_ref, note, created_by)
+                                 supplier_credit_code, product, voucher_no, voucher_key, external_ref, note,
+                                 created_by)
           select id, channel, amount_fen, occurred_on, extract(year from occurred_on)::smallint, org_id,
-                 region_code, supplier, supplier_credit_code, product, voucher_no, external_ref, note, actor
+                 region_code, supplier, supplier_credit_code, product, voucher_no, voucher_key, external_ref, note,
+                 actor
             from chk
            where proceed and region_ok and org_ok and clash_id is null and prior_status is null
           returning *
@@ -170,13 +177,17 @@ export const purchasesRepository = {
     return row?.json
   },
 
-  /** Active records holding any of these voucher numbers. */
-  async activeByVouchers(ex: Executor, vouchers: string[]): Promise<{ id: string; voucherNo: string }[]> {
-    if (vouchers.length === 0) return []
+  /**
+   * The active record holding each of these voucher keys (of those held): the earliest when several do
+   * (near-duplicates stored before migration 0007).
+   */
+  async activeByVoucherKeys(ex: Executor, keys: string[]): Promise<{ id: string; voucherKey: string }[]> {
+    if (keys.length === 0) return []
     return queryRows(
       ex,
-      sql`select id, voucher_no as "voucherNo" from purchases
-           where status = 'active' and voucher_no = any(${sql.param(vouchers)}::text[])`,
+      sql`select distinct on (voucher_key) id, voucher_key as "voucherKey" from purchases
+           where status = 'active' and voucher_key = any(${sql.param(keys)}::text[])
+           order by voucher_key, voucher_dup_rank`,
     )
   },
 
@@ -239,7 +250,7 @@ export function whereClause(f: PurchaseFilters) {
     f.region_code ? sql`p.region_code = ${f.region_code}` : undefined,
     f.from ? sql`p.occurred_on >= ${f.from}::date` : undefined,
     f.to ? sql`p.occurred_on <= ${f.to}::date` : undefined,
-    f.voucher_no ? sql`p.voucher_no = ${f.voucher_no}` : undefined,
+    f.voucher_no ? sql`p.voucher_key = ${voucherKey(f.voucher_no)}` : undefined,
     f.external_ref ? sql`p.external_ref = ${f.external_ref}` : undefined,
   ].filter((p) => p !== undefined)
   return sql.join(parts, sql` and `)

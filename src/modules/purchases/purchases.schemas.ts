@@ -13,6 +13,7 @@ import {
   yearSchema,
 } from '../../schemas.js'
 import { creditCodeProblem } from './credit-code.js'
+import { MAX_VOUCHER_KEY, voucherKey } from './voucher-key.js'
 
 const text = textInput
 /** Optional text: absent, null or a non-empty string. */
@@ -31,6 +32,26 @@ const creditCodeSchema = z
   })
   .meta({ description: '18-character unified social credit code; the check character is verified' })
 
+const VOUCHER_RULE =
+  'Invoice/voucher number, stored as sent (format characters removed, surrounding space trimmed). One voucher ' +
+  'counts once among active records across every channel and org, compared as people mean it: invisible ' +
+  'characters, full-width forms, whitespace (inside too) and case do not count, so `INV-001`, `inv - 001` and ' +
+  '`ＩＮＶ－００１` are the same voucher (Unicode NFKC, case folded). A second active record with the same ' +
+  'voucher is a 409 `duplicate_voucher` naming the first; voiding a record frees its voucher.'
+
+/** A voucher number: text whose key (see voucher-key.ts) is neither empty nor too long for the index. */
+const voucherInput = text(100).superRefine((v, ctx) => {
+  if (v === '' || v.length > 100) return // the text rule's problem
+  const key = voucherKey(v)
+  if (key === '') ctx.addIssue({ code: 'custom', message: 'must contain a visible character' })
+  else if (key.length > MAX_VOUCHER_KEY) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be at most ${MAX_VOUCHER_KEY} characters once compatibility forms are expanded`,
+    })
+  }
+})
+
 /** The body of one purchase record (also each item of a batch and each row of an import). */
 export const createPurchaseBody = z
   .strictObject({
@@ -44,9 +65,7 @@ export const createPurchaseBody = z
     supplier: text(200),
     supplier_credit_code: creditCodeSchema.nullish(),
     product: optionalText(200),
-    voucher_no: optionalText(100).meta({
-      description: 'Invoice/voucher number; unique among active records across every channel and org',
-    }),
+    voucher_no: voucherInput.nullish().meta({ description: VOUCHER_RULE }),
     external_ref: optionalText(200),
     note: optionalText(2000),
   })
@@ -87,7 +106,10 @@ export const listPurchasesQuery = z.strictObject({
   status: z.enum(['active', 'voided', 'all']).default('active'),
   from: dateInput.optional().meta({ description: 'occurred_on ≥ from' }),
   to: dateInput.optional().meta({ description: 'occurred_on ≤ to' }),
-  voucher_no: z.string().min(1).max(100).optional(),
+  voucher_no: z.string().min(1).max(100).optional().meta({
+    description:
+      'Records with this voucher, compared as the create body describes (`inv-001` finds `INV-001`)',
+  }),
   external_ref: z.string().min(1).max(200).optional(),
   ...pageQuery,
 })

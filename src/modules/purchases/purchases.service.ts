@@ -23,13 +23,12 @@ import {
   assertOwnOrg,
   type DomainContext,
   isUuid,
-  type NewPurchase,
   type PathOf,
   recordProblems,
   scopeFilters,
   toNewPurchase,
+  voucherKeysOf,
   voucherRace,
-  vouchersOf,
 } from './purchases.domain.js'
 import { purchasesRepository as repo } from './purchases.repository.js'
 import type { CreatePurchaseInput, ListPurchasesQuery, PurchaseOut } from './purchases.schemas.js'
@@ -58,8 +57,8 @@ export function createPurchasesService(deps: { db: Db; now: () => Date }) {
     const errors = items.flatMap((item, i) => recordProblems(c, item, (field) => `${batchPath(i)}/${field}`))
     if (errors.length > 0) throw validationFailed(errors, `${errors.length} problem(s) in the request.`)
     const rows = items.map((item) => toNewPurchase(principal, item))
-    const stored = await repo.activeByVouchers(ex, vouchersOf(rows))
-    assertNoVoucherClash(rows, new Map(stored.map((s) => [s.voucherNo, s.id])), batchPath)
+    const stored = await repo.activeByVoucherKeys(ex, voucherKeysOf(rows))
+    assertNoVoucherClash(rows, new Map(stored.map((s) => [s.voucherKey, s.id])), batchPath)
     return rows
   }
 

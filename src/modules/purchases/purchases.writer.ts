@@ -46,14 +46,14 @@ export function createPurchaseWriter(deps: { database: Database; now: () => Date
   const { db } = deps.database
 
   /**
-   * Runs queued requests in groups whose members share no voucher and no idempotency key (see
+   * Runs queued requests in groups whose members share no voucher key and no idempotency key (see
    * `distinctGroups`), each group one statement. If a group's statement fails — a concurrent statement
    * took one request's voucher or key — nothing of it was stored, and each of its requests runs alone, so
    * the error reaches only its own.
    */
   async function runGroups(requests: CheckedInsert[]): Promise<Settled<CheckedInsertOutcome>[]> {
     const results: Settled<CheckedInsertOutcome>[] = []
-    const marks = requests.map((r) => ({ ...r, voucherNo: r.row.voucherNo }))
+    const marks = requests.map((r) => ({ ...r, voucherKey: r.row.voucherKey }))
     for (const group of distinctGroups(marks)) {
       const outcomes = await runGroup(group.map((i) => requests[i]!))
       group.forEach((i, j) => {

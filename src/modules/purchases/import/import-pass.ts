@@ -226,7 +226,7 @@ class ImportPass {
     let stored: Map<string, string> | undefined
     if (fresh.length > 0) {
       await this.insertDone()
-      stored = new Map((await repo.activeByVouchers(ex, fresh)).map((s) => [s.voucherNo, s.id]))
+      stored = new Map((await repo.activeByVoucherKeys(ex, fresh)).map((s) => [s.voucherKey, s.id]))
     }
     chunk.items.forEach((item, i) => {
       if (item.voucher_no != null) this.vouchers.record(item.voucher_no, chunk.rows[i]!, stored)
