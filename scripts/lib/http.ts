@@ -16,7 +16,12 @@ export interface HttpResult {
 export function httpRequest(
   agent: Agent,
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+  opts: {
+    method?: string
+    headers?: Record<string, string>
+    body?: string | Buffer
+    timeoutMs?: number
+  } = {},
 ): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { ...opts.headers }

@@ -1,6 +1,7 @@
+import { createHash, randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
 import t from 'tap'
-import { readBody } from '../../src/http/read-body.js'
+import { bodySha256, readBody } from '../../src/http/read-body.js'
 
 /** Feeds `chunks` into readBody through a stream and resolves with what `done` got. */
 function read(chunks: (Buffer | string)[], contentLength: string | undefined, limit: number, end = true) {
@@ -68,4 +69,11 @@ t.test('a large declared body lands in one buffer of exactly that size', async (
     [0, 1, 2, 3, 4, 5, 6, 7],
     'every chunk at its offset, whether it came before or after the buffer was allocated',
   )
+})
+
+t.test('bodySha256 hashes a megabyte at a time, to the same digest', async (t) => {
+  for (const size of [0, 1, 1024 * 1024, 1024 * 1024 + 1, 3.5 * 1024 * 1024]) {
+    const bytes = randomBytes(size)
+    t.equal(await bodySha256(bytes), createHash('sha256').update(bytes).digest('hex'), `${size} bytes`)
+  }
 })

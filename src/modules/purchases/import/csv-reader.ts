@@ -1,13 +1,10 @@
 /**
- * CSV as Excel writes and reads it: decoding (UTF-8 with or without BOM, GBK), parsing with csv-parse's
- * streaming API into spreadsheet rows, reading the header, normalising cells (writing is src/csv-writer.ts).
- * No database, no HTTP.
+ * CSV as Excel writes and reads it: decoding (UTF-8 with or without BOM, GBK), parsing (csv-parser.ts) into
+ * spreadsheet rows in slices that let other requests run, reading the header, normalising cells (writing is
+ * src/csv-writer.ts). No database, no HTTP.
  */
 
 import { isAscii, isUtf8 } from 'node:buffer'
-import { Readable, Transform, type TransformCallback, Writable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { CsvError, parse } from 'csv-parse'
 import iconv from 'iconv-lite'
 import { withoutFormulaGuard } from '../../../csv-writer.js'
 import { type FieldError, validationFailed } from '../../../errors.js'
@@ -22,6 +19,8 @@ import {
   REQUIRED_FIELDS,
   STATUS_LABELS,
 } from '../purchases-columns.js'
+import { CpuSlices } from './cpu-slices.js'
+import { CsvParser, CsvRowError, columnLetter } from './csv-parser.js'
 import { Problems } from './import-problems.js'
 
 export const CSV_ENCODINGS = ['utf-8', 'gbk'] as const
@@ -30,17 +29,17 @@ export type CsvEncoding = (typeof CSV_ENCODINGS)[number]
 const GBK_HINT = 'if it was saved by Excel on Chinese Windows, add ?encoding=gbk'
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf])
 
-/** Spreadsheet column letters: 0 → A, 26 → AA. */
-function columnLetter(index: number): string {
-  let s = ''
-  for (let n = index + 1; n > 0; n = Math.floor((n - 1) / 26))
-    s = String.fromCharCode(65 + ((n - 1) % 26)) + s
-  return s
-}
+/** Bytes checked between two chances to yield, when looking for a bad byte. */
+const WINDOW = 64 * 1024
 
-const lineOfOffset = (bytes: Buffer, offset: number) => {
+/** The line (1-based) of a byte offset: the LF bytes before it, counted a window at a time. */
+async function lineOfOffset(bytes: Buffer, offset: number, slices: CpuSlices): Promise<number> {
   let line = 1
-  for (let i = bytes.indexOf(0x0a); i !== -1 && i < offset; i = bytes.indexOf(0x0a, i + 1)) line++
+  for (let start = 0; start < offset; start += WINDOW) {
+    const end = Math.min(offset, start + WINDOW)
+    for (let i = start; i < end; i++) if (bytes[i] === 0x0a) line++
+    if (slices.due()) await slices.pause()
+  }
   return line
 }
 
@@ -48,11 +47,11 @@ const lineOfOffset = (bytes: Buffer, offset: number) => {
 const utf8Length = (cp: number) => (cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4)
 
 /**
- * Offset of the first byte that is not valid UTF-8 (only called when there is one). One pass: the decoded
- * text's characters before the first bad sequence are exactly the file's, so their UTF-8 lengths add up to
- * its offset; a U+FFFD is the bad sequence unless the file really holds one there (EF BF BD).
+ * Offset of the first byte of `bytes` that is not valid UTF-8 (only called when there is one). The decoded
+ * text's characters before the first bad sequence are exactly the bytes', so their UTF-8 lengths add up to
+ * its offset; a U+FFFD is the bad sequence unless the bytes really hold one there (EF BF BD).
  */
-function firstInvalidUtf8(bytes: Buffer): number {
+function firstInvalidIn(bytes: Buffer): number {
   const text = bytes.toString('utf8') // each invalid sequence becomes U+FFFD
   let offset = 0
   for (const char of text) {
@@ -68,6 +67,23 @@ function firstInvalidUtf8(bytes: Buffer): number {
   return 0
 }
 
+/**
+ * Offset of the file's first byte that is not valid UTF-8 (only called when there is one), a window at a
+ * time: the first window that is not valid UTF-8 holds it. Windows are cut where a character starts (a
+ * continuation byte, 10xxxxxx, does not; a character has at most three), so no valid character is split.
+ */
+async function firstInvalidUtf8(bytes: Buffer, slices: CpuSlices): Promise<number> {
+  for (let start = 0; start < bytes.length; ) {
+    let end = Math.min(start + WINDOW, bytes.length)
+    for (let k = 0; k < 3 && end < bytes.length && (bytes[end]! & 0xc0) === 0x80; k++) end++
+    const window = bytes.subarray(start, end)
+    if (!isUtf8(window)) return start + firstInvalidIn(window)
+    start = end
+    if (slices.due()) await slices.pause()
+  }
+  return 0
+}
+
 const fileError = (message: string) =>
   validationFailed([{ path: '/', message }], `The file cannot be read: ${message}`)
 
@@ -76,7 +92,7 @@ const fileError = (message: string) =>
  * Chinese Windows saves GBK, which is never valid UTF-8 once it holds Chinese text; and UTF-8 read as GBK
  * turns into the familiar mojibake (渠道 → 娓犻亾), which we recognise before it happens.
  */
-export function checkEncoding(bytes: Buffer, encoding: CsvEncoding): void {
+export async function checkEncoding(bytes: Buffer, encoding: CsvEncoding): Promise<void> {
   if (
     bytes.length >= 2 &&
     ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))
@@ -85,10 +101,10 @@ export function checkEncoding(bytes: Buffer, encoding: CsvEncoding): void {
   }
   if (encoding === 'utf-8') {
     if (!isUtf8(bytes)) {
-      const at = firstInvalidUtf8(bytes)
-      throw fileError(
-        `file is not valid UTF-8 (first bad byte at offset ${at}, line ${lineOfOffset(bytes, at)}); ${GBK_HINT}`,
-      )
+      const slices = new CpuSlices()
+      const at = await firstInvalidUtf8(bytes, slices)
+      const line = await lineOfOffset(bytes, at, slices)
+      throw fileError(`file is not valid UTF-8 (first bad byte at offset ${at}, line ${line}); ${GBK_HINT}`)
     }
     return
   }
@@ -101,82 +117,70 @@ export function checkEncoding(bytes: Buffer, encoding: CsvEncoding): void {
   }
 }
 
-/** Fails the stream at the first U+FFFD: a byte sequence GBK does not define. */
-class ReplacementCharCheck extends Transform {
-  private seen = 0
-  constructor() {
-    super({ decodeStrings: false, encoding: 'utf8' })
-  }
-  override _transform(chunk: string, _enc: BufferEncoding, done: TransformCallback) {
-    const at = chunk.indexOf('\ufffd')
-    if (at !== -1) {
-      done(fileError(`file is not valid GBK (bad byte sequence near character ${this.seen + at})`))
-      return
-    }
-    this.seen += chunk.length
-    done(null, chunk)
-  }
-}
-
 /** One spreadsheet row: its number as a spreadsheet shows it (header = 1) and its cells. */
 export interface CsvRow {
   row: number
   cells: string[]
 }
 
-const CHUNK = 256 * 1024
+/** Bytes parsed at a time: the parser's work between two chances to yield is bounded by this. */
+const CHUNK = 64 * 1024
+
+/** The file as UTF-8 chunks: slices of it, or for GBK, decoded slice by slice (refused at a bad sequence). */
+function* utf8Chunks(bytes: Buffer, encoding: CsvEncoding): Generator<Buffer> {
+  if (encoding === 'utf-8') {
+    for (let i = 0; i < bytes.length; i += CHUNK) yield bytes.subarray(i, i + CHUNK)
+    return
+  }
+  const decoder = iconv.getDecoder('gbk')
+  let seen = 0
+  const checked = (text: string) => {
+    const at = text.indexOf('\ufffd')
+    if (at !== -1) throw fileError(`file is not valid GBK (bad byte sequence near character ${seen + at})`)
+    seen += text.length
+    return Buffer.from(text)
+  }
+  for (let i = 0; i < bytes.length; i += CHUNK) yield checked(decoder.write(bytes.subarray(i, i + CHUNK)))
+  yield checked(decoder.end() ?? '')
+}
 
 /**
- * Streams a CSV file through csv-parse and hands each row to `onRow` (which may throw to stop). The row
- * number is the record's index + 1, the same as csv-parse's `info.records`: a cell with quoted line breaks
- * is one row, and an empty line is a row too (a spreadsheet shows it), so numbers match what Excel shows.
+ * Parses a CSV file (see CsvParser) and hands each row to `onRow` (which may throw to stop). The row number
+ * counts rows as a spreadsheet shows them: a cell with quoted line breaks is one row, and an empty line is a
+ * row too, so numbers match what Excel shows.
  *
- * When `onRow` returns a promise, the next row waits for it (backpressure: the parser pauses, so only a
- * bounded number of parsed rows exist at any time) and a rejection stops the file like a throw. Return a
- * promise only now and then (e.g. once per chunk of rows): a promise per row would be slow.
+ * When `onRow` returns a promise, the next row waits for it (so only a bounded number of rows exist at
+ * any time) and a rejection stops the file like a throw. Return a promise only now and then (e.g. once
+ * per chunk of rows): a promise per row would be slow.
+ *
+ * The parsing and `onRow`'s work run in `slices`, with a turn of the event loop between them, so other
+ * requests (and /healthz) are answered while a large file is read.
  */
 export async function forEachCsvRow(
   bytes: Buffer,
   encoding: CsvEncoding,
   onRow: (row: CsvRow) => void | Promise<void>,
+  slices = new CpuSlices(),
 ): Promise<void> {
-  const chunks = function* () {
-    for (let i = 0; i < bytes.length; i += CHUNK) yield bytes.subarray(i, i + CHUNK)
+  const parser = new CsvParser()
+  const rows = async () => {
+    for (let cells = parser.next(); cells; cells = parser.next()) {
+      const pending = onRow({ row: parser.rows, cells })
+      if (pending) await pending
+      if (slices.due()) await slices.pause()
+    }
+    if (slices.due()) await slices.pause()
   }
-  const source = Readable.from(chunks(), { objectMode: false })
-  const decode: Transform[] =
-    encoding === 'gbk' ? [iconv.decodeStream('gbk') as unknown as Transform, new ReplacementCharCheck()] : []
-  const parser = parse({
-    bom: true,
-    // Column counts are checked by the caller, with messages naming the row.
-    relax_column_count: true,
-    // A stray quote inside an unquoted cell (5" screen) is kept as text rather than failing the file.
-    relax_quotes: true,
-    skip_empty_lines: false,
-  })
-  let row = 0
-  const sink = new Writable({
-    objectMode: true,
-    highWaterMark: 1024,
-    write(cells: string[], _encoding, done) {
-      let pending: void | Promise<void>
-      try {
-        pending = onRow({ row: ++row, cells })
-      } catch (err) {
-        done(err as Error)
-        return
-      }
-      if (pending) pending.then(() => done(), done)
-      else done()
-    },
-  })
   try {
-    await pipeline([source, ...decode, parser, sink])
+    for (const chunk of utf8Chunks(bytes, encoding)) {
+      parser.feed(chunk)
+      await rows()
+    }
+    parser.end()
+    await rows()
   } catch (err) {
-    if (err instanceof CsvError) {
-      // The parser's own count: it may be ahead of `row` (records still queued for onRow).
-      const parsed = (err as CsvError & { records?: number }).records ?? row
-      throw validationFailed([{ path: `/rows/${parsed + 1}`, message: `not valid CSV: ${err.message}` }])
+    if (err instanceof CsvRowError) {
+      throw validationFailed([{ path: `/rows/${err.row}`, message: err.message }])
     }
     throw err
   }

@@ -14,8 +14,12 @@
  *   clashing row (see VoucherLedger).
  *
  * Once a problem is found nothing more is inserted, but the file is read to the end so the answer lists
- * every problem; the caller's transaction rolls back whatever was inserted. Memory holds a chunk or two
- * and the problems to report (and, when checking, one map entry per voucher), never the file's rows.
+ * every problem; the caller's transaction rolls back whatever was inserted. The CPU work (parsing, the
+ * checks of each row and each chunk) runs in slices of about 10 ms with a turn of the event loop between
+ * them (CpuSlices), so other requests are answered while a large file is checked.
+ *
+ * Memory holds a chunk or two and the problems to report (and, when checking, one map entry per voucher),
+ * never the file's rows.
  *
  * The answer follows the order the checks had when the whole file was parsed first and checked after:
  * header / CSV syntax → 400 at once; cell problems → 400 with those alone; no data rows → 400; a reporter
@@ -28,12 +32,14 @@ import { validationFailed } from '../../../errors.js'
 import {
   assertOwnOrg,
   type DomainContext,
+  type NewPurchase,
   recordProblems,
   toNewPurchase,
   voucherClash,
 } from '../purchases.domain.js'
 import { INSERT_CHUNK, purchasesRepository as repo } from '../purchases.repository.js'
 import type { CreatePurchaseInput } from '../purchases.schemas.js'
+import { CpuSlices } from './cpu-slices.js'
 import { type CsvEncoding, type CsvHeader, type CsvRow, forEachCsvRow, readHeader } from './csv-reader.js'
 import { capped, Problems } from './import-problems.js'
 import { rowToItem } from './import-rows.js'
@@ -84,6 +90,7 @@ export async function importPass(
 
 class ImportPass {
   private header: CsvHeader | undefined
+  private readonly slices = new CpuSlices()
   private readonly cells = new Problems()
   private readonly domain = new Problems()
   private readonly vouchers = new VoucherLedger()
@@ -104,7 +111,7 @@ class ImportPass {
 
   async run(bytes: Buffer): Promise<ImportTally> {
     try {
-      await forEachCsvRow(bytes, this.opts.encoding, (row) => this.onRow(row))
+      await forEachCsvRow(bytes, this.opts.encoding, (row) => this.onRow(row), this.slices)
       this.flushing = this.flush()
       await this.flushing
       await this.insertDone()
@@ -198,10 +205,20 @@ class ImportPass {
       for (const org of unknownOrgs) (found.has(org) ? this.context.orgs : this.missingOrgs).add(org)
     }
     const c = this.context
-    chunk.items.forEach((item, i) => {
-      for (const p of recordProblems(c, item, (field) => `/rows/${chunk.rows[i]}/${field}`))
-        this.domain.add(p)
+    await this.eachItem(chunk, (item, row) => {
+      for (const p of recordProblems(c, item, (field) => `/rows/${row}/${field}`)) this.domain.add(p)
     })
+  }
+
+  /** Runs `each` over the chunk's rows (5 000 of them), giving the event loop its turns. */
+  private async eachItem(
+    chunk: Chunk,
+    each: (item: CreatePurchaseInput, row: number) => void,
+  ): Promise<void> {
+    for (let i = 0; i < chunk.items.length; i++) {
+      each(chunk.items[i]!, chunk.rows[i]!)
+      if (i % 256 === 255 && this.slices.due()) await this.slices.pause()
+    }
   }
 
   /**
@@ -210,8 +227,12 @@ class ImportPass {
    * no lookup per chunk sits on the database's path and no voucher is remembered.
    */
   private async insertChunk(ex: Executor, chunk: Chunk): Promise<void> {
-    const records = chunk.items.map((item) => toNewPurchase(this.principal, item))
-    for (const r of records) this.tally.amountFen += r.amountFen
+    const records: NewPurchase[] = []
+    await this.eachItem(chunk, (item) => {
+      const record = toNewPurchase(this.principal, item)
+      this.tally.amountFen += record.amountFen
+      records.push(record)
+    })
     this.tally.count += records.length
     await this.insertDone()
     const pending = repo.insertMany(ex, this.principal.keyId, records, false).then(() => undefined)
@@ -228,11 +249,13 @@ class ImportPass {
       await this.insertDone()
       stored = new Map((await repo.activeByVoucherKeys(ex, fresh)).map((s) => [s.voucherKey, s.id]))
     }
-    chunk.items.forEach((item, i) => {
-      if (item.voucher_no != null) this.vouchers.record(item.voucher_no, chunk.rows[i]!, stored)
+    await this.eachItem(chunk, (item, row) => {
+      if (item.voucher_no != null) this.vouchers.record(item.voucher_no, row, stored)
     })
     if (this.vouchers.clashes.count > 0) return
-    for (const item of chunk.items) this.tally.amountFen += toNewPurchase(this.principal, item).amountFen
+    await this.eachItem(chunk, (item) => {
+      this.tally.amountFen += toNewPurchase(this.principal, item).amountFen
+    })
     this.tally.count += chunk.items.length
   }
 

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Deps } from '../../../deps.js'
 import { AppError } from '../../../errors.js'
 import { charsetOf } from '../../../http/charset.js'
 import { idempotentRequestOf, sendOutcome } from '../../../http/idempotent-request.js'
-import { readBody } from '../../../http/read-body.js'
+import { bodySha256, readBody } from '../../../http/read-body.js'
 import { IDEMPOTENCY_DESCRIPTION } from '../../../idempotency/idempotency.js'
 import { CHANNEL_LABELS, errorResponses, moneyOutput, uuidSchema } from '../../../schemas.js'
 import { dryRunResult } from '../purchases.schemas.js'
@@ -127,7 +126,7 @@ export const purchasesImportRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = asyn
     },
     async (request, reply) => {
       const bytes = request.body
-      const digest = createHash('sha256').update(bytes).digest('hex')
+      const digest = await bodySha256(bytes)
       return sendOutcome(
         reply,
         await service.import(idempotentRequestOf(request, digest), request.principal, bytes, {

@@ -43,7 +43,7 @@ export function createPurchasesImportService(deps: { db: Db; now: () => Date }) 
     if (principal.role === 'reporter' && opts.orgId && opts.orgId !== principal.orgId) {
       throw forbidden('A reporter key can only import purchases for its own org.')
     }
-    checkEncoding(bytes, opts.encoding)
+    await checkEncoding(bytes, opts.encoding)
     const today = shanghaiToday(deps.now())
     const pass = (ex: Executor | undefined, insert: boolean) =>
       importPass(bytes, principal, { encoding: opts.encoding, orgId: opts.orgId, ex, insert, today })
