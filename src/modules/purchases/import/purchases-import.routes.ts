@@ -23,7 +23,8 @@ titles) are accepted and ignored, so an export can be imported as it is, except 
 \`voided\` is refused (it would count again). Any other header → 400 at \`/rows/1/<header>\`.
 
 Cells: UTF-8 with or without BOM, or GBK with \`?encoding=gbk\` (Excel "CSV" on Chinese Windows); CRLF or LF; quoted
-cells may hold commas, quotes and line breaks. Empty cells are absent optional fields; rows with every cell empty
+cells may hold commas, quotes and line breaks. A row has at most 16 384 cells (Excel's widest sheet) and a cell
+at most 64 KiB, else 400 at that row. Empty cells are absent optional fields; rows with every cell empty
 are skipped. \`channel\` may be the code or the Chinese label (${Object.values(CHANNEL_LABELS).join(', ')}); \`amount\`
 may carry well-formed thousands separators (\`1,234.50\`); \`occurred_on\` may be written \`2024/5/20\` as Excel does.
 A leading apostrophe before \`= + - @\` (how our export protects text from Excel formulas) is removed.
