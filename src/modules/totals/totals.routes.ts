@@ -34,7 +34,7 @@ export const totalsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
           'district’s figures; with `org_id`, one org’s: admin and finance any org, a reporter its own only ' +
           `(another org → 403). ${HOW_COUNTED}`,
         querystring: totalsQuery,
-        response: { 200: totalsSchema, ...errorResponses() },
+        response: { 200: totalsSchema, ...errorResponses(403) },
       },
     },
     async (request) => service.totals(request.principal, request.query),
@@ -55,7 +55,7 @@ export const totalsRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = async (app, {
           '`GET /v1/totals`. Who may name which `org_id`: as for totals. ' +
           HOW_COUNTED,
         querystring: breakdownQuery,
-        response: { 200: breakdownSchema, ...errorResponses() },
+        response: { 200: breakdownSchema, ...errorResponses(403) },
       },
     },
     async (request) => service.breakdown(request.principal, request.query),
