@@ -3,6 +3,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Config } from './config.js'
 import { type Database, openDatabase, openEmbeddedDatabase } from './db/client.js'
 import { runMigrations } from './db/migrate.js'
+import { upgradeFromPglite } from './db/pglite-upgrade.js'
 import type { Deps } from './deps.js'
 import { requestIdOf } from './http/request-id.js'
 import { purgeExpiredIdempotencyKeys } from './idempotency/idempotency.js'
@@ -58,6 +59,13 @@ async function appDatabase(app: FastifyInstance, opts: BuildAppOptions): Promise
         ...poolOptions,
       })
   app.addHook('onClose', async () => database.close())
+  // A data directory of the earlier PGlite default is copied in (once) before anything else runs.
+  if (!config.databaseUrl) {
+    await upgradeFromPglite(config.dataDir, database, (line) => app.log.warn(line)).catch(async (err) => {
+      await database.close()
+      throw err
+    })
+  }
   return database
 }
 

@@ -8,7 +8,6 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import pg from 'pg'
 import { openEmbeddedPostgres } from './embedded-postgres.js'
 import { asDbError, TransactionConflict } from './errors.js'
-import { upgradeFromPglite } from './pglite-upgrade.js'
 import * as schema from './schema.js'
 
 type Schema = typeof schema
@@ -104,20 +103,13 @@ export async function openEmbeddedDatabase(
 ): Promise<Database> {
   const server = await openEmbeddedPostgres(opts)
   const pool = openPostgres(server.url, opts)
-  const database = {
+  return {
     ...pool,
     async close() {
       await pool.close().catch(() => {})
       await server.stop()
     },
   }
-  try {
-    if (opts.exclusive) await upgradeFromPglite(opts.dataDir, database, opts.onLog)
-  } catch (err) {
-    await database.close()
-    throw err
-  }
-  return database
 }
 
 /** Runs a raw SQL query and returns its rows (both drivers return `{ rows }`). */

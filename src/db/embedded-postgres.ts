@@ -37,7 +37,7 @@ const DATABASE = 'postgres'
  * bounded by checkpoints, every commit flushed (fsync and synchronous_commit are PostgreSQL's defaults and
  * are stated here so no configuration file can turn them off), no parallel workers, no JIT.
  */
-export const EMBEDDED_SETTINGS: Record<string, string> = {
+const EMBEDDED_SETTINGS: Record<string, string> = {
   listen_addresses: '127.0.0.1',
   unix_socket_directories: '',
   max_connections: '30',
@@ -210,7 +210,7 @@ export function runningCluster(paths: EmbeddedPaths): { pid: number; port: numbe
   return { pid, port }
 }
 
-export const connectionUrl = (paths: EmbeddedPaths, port: number): string => {
+const connectionUrl = (paths: EmbeddedPaths, port: number): string => {
   const secret = readFileSync(paths.secret, 'utf8').trim()
   return `postgres://${ROLE}:${encodeURIComponent(secret)}@127.0.0.1:${port}/${DATABASE}`
 }
