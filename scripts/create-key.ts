@@ -4,8 +4,8 @@
  */
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../src/config.js'
-import { claimDataDir, DataDirBusyError } from '../src/data-dir-lock.js'
-import { inTransaction, openDatabase } from '../src/db/client.js'
+import { inTransaction, openTaskDatabase } from '../src/db/client.js'
+import { EmbeddedPostgresError } from '../src/db/embedded-postgres.js'
 import { runMigrations } from '../src/db/migrate.js'
 import { AppError } from '../src/errors.js'
 import { ROLES } from '../src/modules/api-keys/api-keys.schemas.js'
@@ -57,9 +57,7 @@ function parse(argv: string[]): { role: Role; name: string; org?: string } {
 async function main() {
   const args = parse(process.argv.slice(2))
   const config = loadConfig(process.env)
-  // The embedded database is single-process: refuse while the server has it open.
-  const release = config.databaseUrl ? () => {} : claimDataDir(config.dataDir)
-  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1 })
+  const database = await openTaskDatabase(config)
   try {
     await runMigrations(database)
     const db = database.db
@@ -70,7 +68,6 @@ async function main() {
     console.log(created.body.secret)
   } finally {
     await database.close()
-    release()
   }
 }
 
@@ -79,7 +76,7 @@ main().catch((err) => {
     console.error(`create-key: ${err.message}\n${USAGE}`)
   } else if (err instanceof ConfigError) {
     console.error(err.message)
-  } else if (err instanceof DataDirBusyError) {
+  } else if (err instanceof EmbeddedPostgresError) {
     console.error(`create-key: ${err.message}, or give the server ADMIN_API_KEY instead`)
   } else if (err instanceof AppError) {
     const details = err.errors

@@ -1,29 +1,22 @@
-/** `npm run migrate`: applies pending migrations to the configured database (PGlite in DATA_DIR or DATABASE_URL). */
+/** `npm run migrate`: applies pending migrations to the configured database (DATABASE_URL, or the embedded one in DATA_DIR). */
 import { ConfigError, loadConfig } from '../src/config.js'
-import { claimDataDir, DataDirBusyError } from '../src/data-dir-lock.js'
-import { openDatabase } from '../src/db/client.js'
+import { openTaskDatabase } from '../src/db/client.js'
+import { EmbeddedPostgresError } from '../src/db/embedded-postgres.js'
 import { runMigrations } from '../src/db/migrate.js'
 
 async function main() {
   const config = loadConfig(process.env)
-  // The embedded database is single-process: refuse while the server has it open.
-  const release = config.databaseUrl ? () => {} : claimDataDir(config.dataDir)
-  const database = openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
-    poolMax: 1,
-  })
+  const database = await openTaskDatabase(config)
   try {
     await runMigrations(database)
   } finally {
     await database.close()
-    release()
   }
-  console.log(`migrations applied (${config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}`})`)
+  console.log(`migrations applied (${config.databaseUrl ? 'postgresql' : `embedded:${config.dataDir}`})`)
 }
 
 main().catch((err) => {
-  const known = err instanceof ConfigError || err instanceof DataDirBusyError
+  const known = err instanceof ConfigError || err instanceof EmbeddedPostgresError
   console.error(known ? err.message : `migration failed: ${(err as Error).message}`)
   process.exit(1)
 })

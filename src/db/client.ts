@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
 import { PGlite, types } from '@electric-sql/pglite'
 import { type ExtractTablesWithRelations, type SQL, sql } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
@@ -7,6 +6,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { PgDialect } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import pg from 'pg'
+import { openEmbeddedPostgres } from './embedded-postgres.js'
 import { asDbError, TransactionConflict } from './errors.js'
 import * as schema from './schema.js'
 
@@ -36,8 +36,6 @@ export interface Database {
 
 export interface DatabaseOptions {
   databaseUrl?: string
-  /** PGlite data directory; omitted = in memory. */
-  dataDir?: string
   poolMax?: number
   onPoolError?: (err: Error) => void
 }
@@ -63,19 +61,55 @@ function openPostgres(databaseUrl: string, opts: DatabaseOptions): Database {
   return { kind: 'pg', db, pool, batchSlots: 4, ping, close: () => pool.end() }
 }
 
-function openPglite(dataDir: string | undefined): Database {
-  if (dataDir) mkdirSync(dataDir, { recursive: true })
+/**
+ * PGlite, in this process: in memory for the test suite's fast default and `npm run openapi`; on a folder
+ * only to read a data directory of the earlier PGlite default when it is upgraded (`pglite-upgrade.ts`).
+ */
+export function openPglite(dataDir?: string): Database {
   // int8 comes back as a string, as with pg: a JS number would round sums above 2^53 fen.
-  const pgliteOptions = { parsers: { [types.INT8]: (value: string) => value } }
-  const pglite = dataDir ? new PGlite(dataDir, pgliteOptions) : new PGlite(pgliteOptions)
+  const options = { parsers: { [types.INT8]: (value: string) => value } }
+  const pglite = dataDir ? new PGlite(dataDir, options) : new PGlite(options)
   const db = drizzlePglite(pglite, { schema }) as unknown as Db
   const ping = () => pglite.query('select 1').then(() => {})
   return { kind: 'pglite', db, pglite, batchSlots: 1, ping, close: () => pglite.close() }
 }
 
-/** PostgreSQL when a URL is given, else embedded PGlite (in memory without a data directory). */
+/** PostgreSQL when a URL is given, else an in-memory PGlite (tests; the embedded default is `openEmbeddedDatabase`). */
 export function openDatabase(opts: DatabaseOptions): Database {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts) : openPglite(opts.dataDir)
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts) : openPglite()
+}
+
+/**
+ * The configured database for a command-line task (create-key, migrate, backup): PostgreSQL at the URL, or
+ * the embedded server in DATA_DIR — the running server's if one runs (the task works beside it), else
+ * started for the task and stopped after.
+ */
+export function openTaskDatabase(config: { databaseUrl?: string; dataDir: string }): Promise<Database> {
+  return config.databaseUrl
+    ? Promise.resolve(openDatabase({ databaseUrl: config.databaseUrl, poolMax: 2 }))
+    : openEmbeddedDatabase({ dataDir: config.dataDir, exclusive: false, poolMax: 2 })
+}
+
+/**
+ * The embedded default: the PostgreSQL server in DATA_DIR (`embedded-postgres.ts`), started or attached to,
+ * and a pool on it; closing the database closes the pool, then stops the server if this process owns it.
+ */
+export async function openEmbeddedDatabase(
+  opts: Omit<DatabaseOptions, 'databaseUrl' | 'dataDir'> & {
+    dataDir: string
+    exclusive: boolean
+    onLog?: (line: string) => void
+  },
+): Promise<Database> {
+  const server = await openEmbeddedPostgres(opts)
+  const pool = openPostgres(server.url, opts)
+  return {
+    ...pool,
+    async close() {
+      await pool.close().catch(() => {})
+      await server.stop()
+    },
+  }
 }
 
 /** Runs a raw SQL query and returns its rows (both drivers return `{ rows }`). */

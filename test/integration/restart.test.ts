@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -55,8 +55,10 @@ async function restartKeepsData(t: Test, env: Record<string, string>) {
   }
 }
 
-t.test('PGlite: a data directory survives a restart', async (t) => {
+t.test('embedded PostgreSQL: a data directory survives a restart', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tracker-restart-'))
+  // As root the embedded server runs as the postgres user, which must reach the data directory.
+  chmodSync(dir, 0o755)
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   await restartKeepsData(t, { DATA_DIR: join(dir, 'data') })
 })
