@@ -313,10 +313,18 @@ async function takeOwnerLock(url: string): Promise<(() => Promise<void>) | undef
   const client = new pg.Client({ connectionString: url })
   client.on('error', () => {})
   await client.connect()
-  const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [OWNER_LOCK])
-  if (rows[0]?.ok) return () => client.end()
-  await client.end()
-  return undefined
+  // Waits a little: a server killed a moment ago still holds the lock until PostgreSQL notices its
+  // connection is gone. A live owner holds it throughout, and the wait ends in lock_not_available.
+  await client.query("set lock_timeout = '5s'")
+  try {
+    await client.query('select pg_advisory_lock($1)', [OWNER_LOCK])
+    await client.query('reset lock_timeout')
+    return () => client.end()
+  } catch (err) {
+    await client.end()
+    if ((err as { code?: string }).code === '55P03') return undefined
+    throw err
+  }
 }
 
 /**
