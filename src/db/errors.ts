@@ -78,8 +78,8 @@ export class OutOfRange extends DbError {}
 export class DatabaseUnavailable extends DbError {}
 
 /**
- * The database is there but cannot store: its disk is full (53100), failing (58030 I/O error), or it ran out
- * of memory or file handles (53200, 53000). Nothing was stored; the request can be retried once the cause
+ * The database is there but cannot store: its disk is full (53100), failing (58030 I/O error) or read-only,
+ * or it ran out of memory or file handles (53200, 53000). Nothing was stored; the request can be retried once the cause
  * is fixed, which takes an operator, so it is logged as an error.
  */
 export class StorageFailure extends DatabaseUnavailable {}
@@ -88,6 +88,17 @@ const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']) // serialization failure
 const MALFORMED_SQLSTATES = new Set(['22P02', '22007', '22008', '22021', '22P05'])
 const UNAVAILABLE_SQLSTATES = /^(08|57P0|53300|57014)/
 const STORAGE_SQLSTATES = new Set(['53000', '53100', '53200', '58030'])
+
+/**
+ * A full or failing disk, or no memory or file handles; also a read-only file system, which PostgreSQL
+ * reports as a privilege error (42501, EROFS) told apart by its message.
+ */
+function isStorageFailure(err: unknown, sqlstate: string): boolean {
+  return (
+    STORAGE_SQLSTATES.has(sqlstate) ||
+    (sqlstate === '42501' && /Read-only file system/.test(rootMessage(err)))
+  )
+}
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'])
 const UNAVAILABLE_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is closed/i
@@ -172,7 +183,7 @@ export function asDbError(err: unknown): unknown {
   if (sqlstate && RETRYABLE_SQLSTATES.has(sqlstate)) return new TransactionConflict(message, sqlstate, err)
   if (sqlstate && MALFORMED_SQLSTATES.has(sqlstate)) return new MalformedValue(message, sqlstate, err)
   if (sqlstate === '22003') return new OutOfRange(message, sqlstate, err)
-  if (sqlstate && STORAGE_SQLSTATES.has(sqlstate)) return new StorageFailure(rootMessage(err), sqlstate, err)
+  if (sqlstate && isStorageFailure(err, sqlstate)) return new StorageFailure(rootMessage(err), sqlstate, err)
   if (isUnavailable(err, sqlstate)) return new DatabaseUnavailable(message, sqlstate, err)
   return err
 }

@@ -93,6 +93,10 @@ t.test('a disk that is full or failing is a StorageFailure, a kind of DatabaseUn
     "the driver's message is the cause, not drizzle's wrapper",
   )
   t.notOk(asDbError(pgError('53300')) instanceof StorageFailure, 'too many connections is an outage only')
+  const readOnly = pgError('42501')
+  ;(readOnly.cause as Error).message = 'could not extend file "base/5/16390": Read-only file system'
+  t.ok(asDbError(readOnly) instanceof StorageFailure, 'a read-only file system (EROFS is reported as 42501)')
+  t.notOk(asDbError(pgError('42501')) instanceof StorageFailure, 'a real privilege error is not')
 })
 
 t.test('rootMessage names the innermost error and its code', async (t) => {
