@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { type Config, ConfigError, loadConfig } from './config.js'
+import { rootMessage } from './db/errors.js'
 
 /** Exits with the message when the error is one the operator can fix (bad config, data dir in use). */
 function orExit<T>(fn: () => T, expected: (err: unknown) => string | undefined): T {
@@ -50,6 +51,9 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(`failed to start: ${(err as Error).message}`)
+  // drizzle's wrapper names only the query ("Failed query: CREATE SCHEMA …"): the driver's error says why.
+  const message = (err as Error).message
+  const cause = rootMessage(err)
+  console.error(`failed to start: ${cause.startsWith(message) ? cause : `${message}\n  cause: ${cause}`}`)
   process.exit(1)
 })

@@ -54,14 +54,15 @@ export function listenEnv(port: number): Record<string, string> {
   return { PORT: String(port), HOST: '127.0.0.1' }
 }
 
-/** The server's environment for a harness run: warnings-only logging and no rate limit. */
-export function serverEnv(o: {
-  databaseUrl: string
-  adminApiKey: string
-  poolMax?: number
-}): Record<string, string> {
+/**
+ * The server's environment for a harness run: warnings-only logging and no rate limit; PostgreSQL at
+ * `databaseUrl`, or the embedded default in `dataDir` (then leave DATABASE_URL out of what the child inherits).
+ */
+export function serverEnv(
+  o: { adminApiKey: string; poolMax?: number } & ({ databaseUrl: string } | { dataDir: string }),
+): Record<string, string> {
   return {
-    DATABASE_URL: o.databaseUrl,
+    ...('databaseUrl' in o ? { DATABASE_URL: o.databaseUrl } : { DATA_DIR: o.dataDir }),
     ADMIN_API_KEY: o.adminApiKey,
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: '0',
@@ -137,19 +138,27 @@ export function isRunning(proc: ChildProcess | undefined): boolean {
 /**
  * Spawns `node [--import tsx] [--import guard] args…` in the repository root, tracked for the last-resort
  * SIGKILL on exit. `tsx` is for a .ts script only, so the server bundle runs without the TypeScript loader,
- * as `npm start` runs it. `output` receives stdout and stderr ('inherit': this process's own).
+ * as `npm start` runs it. `output` receives stdout and stderr ('inherit': this process's own). `wrapper`
+ * runs node under another command (e.g. `strace -f -o file`): the child is then that command, node its child.
  */
 export function spawnNode(spec: {
   args: string[]
   env: NodeJS.ProcessEnv
   tsx?: boolean
   guard?: boolean
+  wrapper?: string[]
   output: 'inherit' | ((chunk: Buffer) => void)
 }): ChildProcess {
   const io = spec.output === 'inherit' ? 'inherit' : 'pipe'
+  const [command, ...wrapperArgs] = [...(spec.wrapper ?? []), process.execPath]
   const proc = spawn(
-    process.execPath,
-    [...(spec.tsx ? ['--import', 'tsx'] : []), ...(spec.guard ? ['--import', GUARD] : []), ...spec.args],
+    command!,
+    [
+      ...wrapperArgs,
+      ...(spec.tsx ? ['--import', 'tsx'] : []),
+      ...(spec.guard ? ['--import', GUARD] : []),
+      ...spec.args,
+    ],
     { cwd: ROOT, env: spec.env, stdio: ['ignore', io, io, ...(spec.guard ? ['ipc' as const] : [])] },
   )
   children.add(proc)
@@ -193,6 +202,15 @@ export async function waitReady(
 }
 
 // ---------------------------------------------------------------------------------------------- /proc
+
+/** The pids of a process's children (Linux /proc; empty once it is gone). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number)
+  } catch {
+    return []
+  }
+}
 
 function clockTicks(): number {
   try {

@@ -62,9 +62,13 @@ async function killAndRestart(c: Ctx): Promise<{ restarted: Promise<void> }> {
   return { restarted }
 }
 
-/** 3a. connection storm: terminate every backend of ours, repeatedly. */
-async function storm(c: Ctx): Promise<void> {
+/**
+ * 3a. connection storm: terminate every backend of ours, repeatedly — once the restarted instance is up (on a
+ * busy machine its start-up can take seconds, and a start cut off by the storm is a failed start).
+ */
+async function storm(c: Ctx, restarted: Promise<void>): Promise<void> {
   await progressAt(c.traffic, 0.45)
+  await restarted
   if (c.traffic.loadDone) c.chaos.missed.push('storm')
   const stormEnd = Date.now() + STORM_MS
   while (Date.now() < stormEnd) {
@@ -159,7 +163,7 @@ export async function runChaos(traffic: Traffic, db: RunDatabase, instances: Ins
   }
   const c: Ctx = { traffic, db, instances, chaos }
   const { restarted } = await killAndRestart(c)
-  await storm(c)
+  await storm(c, restarted)
   await outage(c, restarted)
   await recovery(c)
   return chaos

@@ -4,6 +4,7 @@ import { Agent } from 'node:http'
 import { join } from 'node:path'
 import {
   bundleArgs,
+  childPids,
   cpuSeconds,
   isRunning,
   listenEnv,
@@ -13,11 +14,12 @@ import {
   waitReady,
 } from '../lib/processes.js'
 
-export interface InstanceEnv {
-  databaseUrl: string
+/** PostgreSQL at `databaseUrl`, or the embedded default in `dataDir`; `wrapper` runs node under e.g. strace. */
+export type InstanceEnv = {
   adminApiKey: string
   logDir: string
-}
+  wrapper?: string[]
+} & ({ databaseUrl: string } | { dataDir: string })
 
 /** Pino level of one output line; a line that is not pino's (a crash trace, a start-up failure) is an error. */
 function levelOf(line: string): number {
@@ -44,6 +46,8 @@ export class Instance {
   /** Exits we did not cause (a crash) — a failure of the run. */
   readonly unexpectedExits: string[] = []
   readonly errorLines: string[] = []
+  /** One log file per start. */
+  readonly logFiles: string[] = []
   private expectExit = false
   private log: WriteStream | undefined
 
@@ -62,15 +66,23 @@ export class Instance {
   start(): void {
     this.generation++
     this.expectExit = false
-    this.log = createWriteStream(join(this.env.logDir, `reliability-${this.name}-${this.generation}.log`))
+    const logFile = join(this.env.logDir, `reliability-${this.name}-${this.generation}.log`)
+    this.logFiles.push(logFile)
+    this.log = createWriteStream(logFile)
     const generation = this.generation
     let partial = ''
+    const { adminApiKey, wrapper } = this.env
+    const inherited = { ...process.env }
+    if ('dataDir' in this.env) delete inherited.DATABASE_URL
+    const database =
+      'dataDir' in this.env ? { dataDir: this.env.dataDir } : { databaseUrl: this.env.databaseUrl }
     const proc = spawnNode({
       args: bundleArgs(),
+      wrapper,
       env: {
-        ...process.env,
+        ...inherited,
         ...listenEnv(this.port),
-        ...serverEnv({ databaseUrl: this.env.databaseUrl, adminApiKey: this.env.adminApiKey, poolMax: 10 }),
+        ...serverEnv({ ...database, adminApiKey, poolMax: 10 }),
       },
       output: (chunk) => {
         this.log?.write(chunk)
@@ -103,9 +115,15 @@ export class Instance {
     this.up = true
   }
 
+  /** The server's pid: the child's, or under a wrapper the wrapper's child's. */
+  serverPid(): number | undefined {
+    const pid = this.proc?.pid
+    return pid !== undefined && this.env.wrapper ? childPids(pid)[0] : pid
+  }
+
   /** CPU seconds the current process has used (Linux /proc; 0 elsewhere). */
   cpuSeconds(): number {
-    return cpuSeconds(this.proc?.pid) ?? 0
+    return cpuSeconds(this.serverPid()) ?? 0
   }
 
   /** kill -9: no graceful close, in-flight requests and transactions are cut. */
@@ -119,12 +137,21 @@ export class Instance {
     await exited
   }
 
-  /** SIGTERM (graceful close), then SIGKILL after a grace period. */
+  /**
+   * SIGTERM (graceful close), then SIGKILL after a grace period. Under a wrapper the server gets the SIGTERM
+   * (strace would detach on one) and the wrapper ends once the server and its children have.
+   */
   async stop(graceMs = 10_000): Promise<void> {
     const proc = this.proc
     if (!proc || !this.running) return
     this.expectExit = true
     this.up = false
+    const server = this.serverPid()
+    if (this.env.wrapper && server !== undefined) {
+      const exited = new Promise((r) => proc.once('exit', r))
+      process.kill(server, 'SIGTERM')
+      await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))])
+    }
     await stopProcess(proc, graceMs)
     this.agent.destroy()
     await new Promise<void>((r) => (this.log ? this.log.end(r) : r()))

@@ -79,7 +79,7 @@ export function figuresOf(o: Outcome): Record<string, unknown> {
 }
 
 /** Loss, duplicates, phantoms, 500s and anything the clients were told that they should not have been. */
-function exactlyOnceFailures(o: Outcome): string[] {
+export function exactlyOnceFailures(o: Pick<Outcome, 'traffic' | 'verification' | 'instances'>): string[] {
   const { stats, samples } = o.traffic
   const v = o.verification
   const failures = [...v.failures]

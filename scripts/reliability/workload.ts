@@ -45,7 +45,7 @@ function pick<T>(items: readonly T[]): T {
   return items[randomInt(0, items.length)]!
 }
 
-function makeOp(key: string, kind: Op['kind'], voucher: string, orgId: string): Op {
+export function makeOp(key: string, kind: Op['kind'], voucher: string, orgId: string): Op {
   const fen = randomFen()
   const body = {
     channel: pick(CHANNELS),
@@ -64,16 +64,16 @@ function makeOp(key: string, kind: Op['kind'], voucher: string, orgId: string): 
 type Entry = { at: number; task: Op[] }
 
 /** The originals, each with a re-send for a share of them: at the same moment, or later on its own. */
-function originalsAndResends(runId: string, orgId: string, entries: Entry[]): Op[] {
+function originalsAndResends(runId: string, orgId: string, creates: number, entries: Entry[]): Op[] {
   const originals: Op[] = []
-  for (let i = 0; i < CREATES; i++) {
+  for (let i = 0; i < creates; i++) {
     const op = makeOp(`rel-${runId}-${i}`, 'original', `V${runId}${String(i).padStart(6, '0')}`, orgId)
     originals.push(op)
     const task: Op[] = [op]
     if (Math.random() < RESEND_SHARE) {
       const resend: Op = { ...op, kind: 'resend' }
       if (Math.random() < CONCURRENT_RESEND_SHARE) task.push(resend)
-      else entries.push({ at: i + 1 + Math.random() * (CREATES - i), task: [resend] })
+      else entries.push({ at: i + 1 + Math.random() * (creates - i), task: [resend] })
     }
     entries.push({ at: i, task })
   }
@@ -81,16 +81,16 @@ function originalsAndResends(runId: string, orgId: string, entries: Entry[]): Op
 }
 
 /** The task list: each task is one or more requests fired at the same moment by one client. */
-export function buildTasks(runId: string, orgId: string): { tasks: Op[][]; ops: number } {
+export function buildTasks(runId: string, orgId: string, creates = CREATES): { tasks: Op[][]; ops: number } {
   const entries: Entry[] = []
-  const originals = originalsAndResends(runId, orgId, entries)
-  const clashes = Math.round(CREATES * CLASH_SHARE)
+  const originals = originalsAndResends(runId, orgId, creates, entries)
+  const clashes = Math.round(creates * CLASH_SHARE)
   for (let j = 0; j < clashes; j++) {
-    const target = randomInt(0, CREATES)
+    const target = randomInt(0, creates)
     const clash = makeOp(`rel-${runId}-c${j}`, 'clash', originals[target]!.voucher, orgId)
     // A third race their original (same moment, other instance); the rest come before or after it.
     if (j % 3 === 0) entries.find((e) => e.at === target)!.task.push(clash)
-    else entries.push({ at: Math.random() * CREATES, task: [clash] })
+    else entries.push({ at: Math.random() * creates, task: [clash] })
   }
   entries.sort((a, b) => a.at - b.at)
   const tasks = entries.map((e) => e.task)

@@ -27,6 +27,7 @@ import { promisify } from 'node:util'
 import pg from 'pg'
 
 const run = promisify(execFile)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** The database role and database the service uses inside the embedded cluster. */
 const ROLE = 'tracker'
@@ -191,8 +192,29 @@ function prepareDataDir(dataDir: string, as: RunAs) {
   if (as) chownSync(dataDir, as.uid, as.gid)
 }
 
-/** The running cluster's port and status from its postmaster.pid, if a postmaster claims the cluster. */
-export function runningCluster(paths: EmbeddedPaths): { pid: number; port: number } | undefined {
+/** Whether `pid` exists (a zombie — exited, not yet reaped by its parent — does). */
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Whether `pid` runs: exists and, where /proc tells, is not a zombie (a killed postmaster waiting to be reaped). */
+function isRunning(pid: number): boolean {
+  if (!isAlive(pid)) return false
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
+  } catch {
+    return true
+  }
+}
+
+/** The postmaster pid and port the cluster's lock file names, whether or not that process still runs. */
+function lockFile(paths: EmbeddedPaths): { pid: number; port: number } | undefined {
   let lines: string[]
   try {
     lines = readFileSync(join(paths.cluster, 'postmaster.pid'), 'utf8').split('\n')
@@ -201,13 +223,22 @@ export function runningCluster(paths: EmbeddedPaths): { pid: number; port: numbe
   }
   const pid = Number(lines[0])
   const port = Number(lines[3])
-  if (!Number.isInteger(pid) || !Number.isInteger(port) || port <= 0) return undefined
-  try {
-    process.kill(pid, 0)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined
-  }
-  return { pid, port }
+  return Number.isInteger(pid) && Number.isInteger(port) && port > 0 ? { pid, port } : undefined
+}
+
+/** The running cluster's port and status from its postmaster.pid, if a postmaster claims the cluster. */
+export function runningCluster(paths: EmbeddedPaths): { pid: number; port: number } | undefined {
+  const claimed = lockFile(paths)
+  return claimed && isRunning(claimed.pid) ? claimed : undefined
+}
+
+/**
+ * Waits (at most 10 s) until a postmaster that exited is reaped: PostgreSQL will not start while its lock
+ * file names a pid that exists, and a killed postmaster whose parent died first is a zombie until init
+ * reaps it.
+ */
+async function reaped(pid: number): Promise<void> {
+  for (let waited = 0; isAlive(pid) && !isRunning(pid) && waited < 10_000; waited += 50) await sleep(50)
 }
 
 const connectionUrl = (paths: EmbeddedPaths, port: number): string => {
@@ -215,15 +246,12 @@ const connectionUrl = (paths: EmbeddedPaths, port: number): string => {
   return `postgres://${ROLE}:${encodeURIComponent(secret)}@127.0.0.1:${port}/${DATABASE}`
 }
 
-/** Waits until the server accepts a connection, or fails with what it printed when it exits first. */
-async function waitReady(url: string, exited: Promise<string>, timeoutMs: number): Promise<void> {
+/** Waits until the server accepts a connection, or fails with `gone()`'s reason once it exits first. */
+async function waitReady(url: string, gone: () => string | undefined, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  let gone: string | undefined
-  exited.then((why) => {
-    gone = why
-  })
   for (;;) {
-    if (gone !== undefined) throw new EmbeddedPostgresError(`the embedded database did not start: ${gone}`)
+    const why = gone()
+    if (why !== undefined) throw new EmbeddedPostgresError(`the embedded database did not start: ${why}`)
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 })
     client.on('error', () => {})
     try {
@@ -235,7 +263,7 @@ async function waitReady(url: string, exited: Promise<string>, timeoutMs: number
     }
     if (Date.now() > deadline)
       throw new EmbeddedPostgresError('the embedded database did not start within 60 s')
-    await new Promise((r) => setTimeout(r, 50))
+    await sleep(50)
   }
 }
 
@@ -247,32 +275,30 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>
 }
 
-/** Fast shutdown (active transactions roll back; every commit is already on disk), then waits for the exit. */
+/**
+ * Fast shutdown (active transactions roll back; every commit is already on disk), then waits for the exit —
+ * and for the pid to be reaped, as PostgreSQL will not start again while it exists (bounded: a parent that
+ * never reaps its zombies must not hang the stop).
+ */
 async function stopPostmaster(pid: number): Promise<void> {
-  const alive = () => {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch {
-      return false
-    }
-  }
-  if (!alive()) return
+  if (!isRunning(pid)) return
   process.kill(pid, 'SIGINT')
-  for (let waited = 0; alive(); waited += 50) {
-    if (waited === 8_000) process.kill(pid, 'SIGQUIT')
-    await new Promise((r) => setTimeout(r, 50))
+  for (let waited = 0; isAlive(pid); waited += 50) {
+    if (waited === 8_000 && isRunning(pid)) process.kill(pid, 'SIGQUIT')
+    if (waited >= 15_000 && !isRunning(pid)) return
+    await sleep(50)
   }
 }
 
-/** Starts the postmaster on a free port; resolves with its pid once it accepts connections. */
+/** Starts the postmaster (on a free port unless given one); resolves with its pid once it accepts connections. */
 async function startPostmaster(
   bin: Binaries,
   paths: EmbeddedPaths,
   as: RunAs,
   onLog?: (line: string) => void,
+  port?: number,
 ) {
-  const port = await freePort()
+  port ??= await freePort()
   const settings = Object.entries(EMBEDDED_SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`])
   const child = spawn(bin.postgres, ['-D', paths.cluster, '-p', String(port), ...settings], {
     ...as,
@@ -288,18 +314,21 @@ async function startPostmaster(
       onLog?.(line)
     }
   })
-  const exited = new Promise<string>((done) => {
-    child.on('error', (err) => done(err.message))
-    child.on('exit', (code, signal) => done(lastLines.join(' | ') || `exit ${code ?? signal}`))
+  let exited: string | undefined
+  child.on('error', (err) => {
+    exited = err.message
+  })
+  child.on('exit', (code, signal) => {
+    exited = lastLines.join(' | ') || `exit ${code ?? signal}`
   })
   const url = connectionUrl(paths, port)
   try {
-    await waitReady(url, exited, 60_000)
+    await waitReady(url, () => exited, 60_000)
   } catch (err) {
     child.kill('SIGQUIT')
     throw err
   }
-  return { url, pid: child.pid! }
+  return { url, pid: child.pid!, port }
 }
 
 /** An arbitrary constant: the advisory lock the server that owns the cluster holds for its lifetime. */
@@ -328,6 +357,79 @@ async function takeOwnerLock(url: string): Promise<(() => Promise<void>) | undef
 }
 
 /**
+ * The cluster a running postmaster serves, once it accepts connections (it may be finishing a crash
+ * recovery); undefined when none runs. A postmaster on its way out (killed a moment ago) counts as none, once
+ * reaped.
+ */
+async function servingCluster(paths: EmbeddedPaths) {
+  const claimed = lockFile(paths)
+  if (!claimed) return undefined
+  if (isRunning(claimed.pid)) {
+    const url = connectionUrl(paths, claimed.port)
+    try {
+      await waitReady(url, () => (isRunning(claimed.pid) ? undefined : 'it exited'), 60_000)
+      return { ...claimed, url }
+    } catch (err) {
+      if (isRunning(claimed.pid)) throw err
+    }
+  }
+  await reaped(claimed.pid)
+  return undefined
+}
+
+/** How often the owner checks that its postmaster still runs, and the longest wait between restart attempts. */
+const WATCH_MS = 1_000
+const MAX_RESTART_WAIT_MS = 10_000
+
+/**
+ * The owner keeps its cluster running: when the postmaster is gone (killed, or it gave up — crash recovery
+ * cannot finish on a full disk, say) it is started again on the same port, so the pool's URL stays valid and
+ * the pool reconnects by itself; meanwhile requests answer 503 and /readyz 503, as for any database outage.
+ * Attempts back off to one every 10 s and each failure is logged with PostgreSQL's own words.
+ */
+function keepRunning(o: {
+  server: { url: string; pid: number; port: number }
+  start: (port: number) => Promise<{ pid: number }>
+  takeLock: () => Promise<void>
+  onLog?: (line: string) => void
+}): () => Promise<void> {
+  const log = (line: string) => (o.onLog ?? console.error)(line)
+  let stopping = false
+  let wait = WATCH_MS
+  let timer: NodeJS.Timeout | undefined
+  let restarting: Promise<void> = Promise.resolve()
+  const restart = async () => {
+    log(`ERROR: the embedded database (pid ${o.server.pid}) is gone; starting it again`)
+    try {
+      await reaped(o.server.pid)
+      const started = await o.start(o.server.port)
+      // The new pid is published once the owner lock is held again: whoever sees it sees a full restart.
+      await o.takeLock().finally(() => {
+        o.server.pid = started.pid
+      })
+      log(`WARNING: the embedded database is running again (pid ${o.server.pid})`)
+      wait = WATCH_MS
+    } catch (err) {
+      log(`ERROR: the embedded database could not be started again: ${(err as Error).message}`)
+      wait = Math.min(wait * 2, MAX_RESTART_WAIT_MS)
+    }
+  }
+  const check = () => {
+    if (stopping) return
+    if (!isRunning(o.server.pid)) restarting = restart()
+    restarting.finally(() => {
+      if (!stopping) timer = setTimeout(check, wait).unref()
+    })
+  }
+  timer = setTimeout(check, wait).unref()
+  return async () => {
+    stopping = true
+    clearTimeout(timer)
+    await restarting
+  }
+}
+
+/**
  * Opens the cluster in DATA_DIR, creating it on first use. `exclusive` (the server): the caller owns the
  * cluster — it starts it, or adopts one left running by a server that was killed — and another owner is
  * refused; `stop` shuts it down. Not exclusive (create-key, migrate, backup): a cluster already running is
@@ -343,24 +445,33 @@ export async function openEmbeddedPostgres(opts: {
   const paths = embeddedPaths(opts.dataDir)
   prepareDataDir(opts.dataDir, as)
   await initialise(bin, paths, as)
-  const running = runningCluster(paths)
-  if (running && !opts.exclusive) {
-    return { url: connectionUrl(paths, running.port), pid: running.pid, stop: async () => {} }
-  }
-  const server = running
-    ? { url: connectionUrl(paths, running.port), pid: running.pid }
-    : await startPostmaster(bin, paths, as, opts.onLog)
-  const release = await takeOwnerLock(server.url)
+  const running = await servingCluster(paths)
+  if (running && !opts.exclusive) return { url: running.url, pid: running.pid, stop: async () => {} }
+  const server = running ?? (await startPostmaster(bin, paths, as, opts.onLog))
+  let release = await takeOwnerLock(server.url)
   if (!release) {
     throw new EmbeddedPostgresError(
       `the embedded database in ${opts.dataDir} is in use by another server; stop it first, ` +
         'or use DATABASE_URL to run several servers on one PostgreSQL database',
     )
   }
+  const stopWatching = keepRunning({
+    server,
+    start: (port) => startPostmaster(bin, paths, as, opts.onLog, port),
+    takeLock: async () => {
+      release = await takeOwnerLock(server.url)
+      if (!release) throw new EmbeddedPostgresError('another server took the embedded database meanwhile')
+    },
+    onLog: opts.onLog,
+  })
   return {
-    ...server,
+    url: server.url,
+    get pid() {
+      return server.pid
+    },
     async stop() {
-      await release().catch(() => {})
+      await stopWatching()
+      await release?.().catch(() => {})
       await stopPostmaster(server.pid)
     },
   }

@@ -77,9 +77,28 @@ export class OutOfRange extends DbError {}
 /** The database is not there right now (connection failure, shutdown, too many connections, PGlite closed). */
 export class DatabaseUnavailable extends DbError {}
 
+/**
+ * The database is there but cannot store: its disk is full (53100), failing (58030 I/O error) or read-only,
+ * or it ran out of memory or file handles (53200, 53000). Nothing was stored; the request can be retried once the cause
+ * is fixed, which takes an operator, so it is logged as an error.
+ */
+export class StorageFailure extends DatabaseUnavailable {}
+
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']) // serialization failure, deadlock detected
 const MALFORMED_SQLSTATES = new Set(['22P02', '22007', '22008', '22021', '22P05'])
 const UNAVAILABLE_SQLSTATES = /^(08|57P0|53300|57014)/
+const STORAGE_SQLSTATES = new Set(['53000', '53100', '53200', '58030'])
+
+/**
+ * A full or failing disk, or no memory or file handles; also a read-only file system, which PostgreSQL
+ * reports as a privilege error (42501, EROFS) told apart by its message.
+ */
+function isStorageFailure(err: unknown, sqlstate: string): boolean {
+  return (
+    STORAGE_SQLSTATES.has(sqlstate) ||
+    (sqlstate === '42501' && /Read-only file system/.test(rootMessage(err)))
+  )
+}
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'])
 const UNAVAILABLE_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|PGlite is closed/i
@@ -90,6 +109,20 @@ function* causes(err: unknown): Generator<{ code?: unknown; message?: unknown; c
     yield e as { code?: unknown; message?: unknown; constraint?: unknown }
   }
 }
+
+/**
+ * The driver's own message (drizzle's wrapper says only "Failed query: <sql>"): the innermost error's, with
+ * its SQLSTATE — what an operator needs to see, e.g. `could not extend file "base/5/16390": No space left on
+ * device (SQLSTATE 53100)`.
+ */
+export function rootMessage(err: unknown): string {
+  let root: { code?: unknown; message?: unknown } = {}
+  for (const e of causes(err)) if (typeof e.message === 'string') root = e
+  const message = typeof root.message === 'string' ? root.message : String(err)
+  return typeof root.code === 'string' ? `${message} (${sqlstateOrCode(root.code)})` : message
+}
+
+const sqlstateOrCode = (code: string) => (/^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}` : code)
 
 /** The SQLSTATE of a database error, looking through drizzle's wrapping (`cause`). */
 function pgErrorCode(err: unknown): string | undefined {
@@ -132,7 +165,7 @@ const lookup = <T extends Record<string, string>>(
 
 /**
  * `err` as a typed database error (`UniqueViolation`, `ForeignKeyViolation`, `TransactionConflict`,
- * `MalformedValue`, `OutOfRange`, `DatabaseUnavailable`), or `err` itself when it is none of them (including a violation
+ * `MalformedValue`, `OutOfRange`, `StorageFailure`, `DatabaseUnavailable`), or `err` itself when it is none of them (including a violation
  * of a constraint not listed here: nobody reacts to it, so it stays a plain error).
  */
 export function asDbError(err: unknown): unknown {
@@ -150,6 +183,7 @@ export function asDbError(err: unknown): unknown {
   if (sqlstate && RETRYABLE_SQLSTATES.has(sqlstate)) return new TransactionConflict(message, sqlstate, err)
   if (sqlstate && MALFORMED_SQLSTATES.has(sqlstate)) return new MalformedValue(message, sqlstate, err)
   if (sqlstate === '22003') return new OutOfRange(message, sqlstate, err)
+  if (sqlstate && isStorageFailure(err, sqlstate)) return new StorageFailure(rootMessage(err), sqlstate, err)
   if (isUnavailable(err, sqlstate)) return new DatabaseUnavailable(message, sqlstate, err)
   return err
 }

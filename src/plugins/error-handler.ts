@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
-import { asDbError, DatabaseUnavailable, MalformedValue, OutOfRange } from '../db/errors.js'
+import { asDbError, DatabaseUnavailable, MalformedValue, OutOfRange, StorageFailure } from '../db/errors.js'
 import { AppError, type ErrorCode, type FieldError, problemBody } from '../errors.js'
 
 /** Fastify's own client errors, by status, mapped to our stable codes. */
@@ -58,7 +58,7 @@ function sendAppError(request: FastifyRequest, reply: FastifyReply, err: AppErro
 
 /**
  * Database errors a client should see as its own (a malformed value: 400) or as "retry" (the database is
- * unavailable: 503); undefined for the rest, which are ours. Validation should catch malformed values
+ * unavailable, or cannot store: 503); undefined for the rest, which are ours. Validation should catch malformed values
  * first; if one slips through, it is still the client's 400 — and the SQL message is logged, never sent.
  */
 function sendDatabaseError(request: FastifyRequest, reply: FastifyReply, err: FastifyError) {
@@ -86,6 +86,20 @@ function sendDatabaseError(request: FastifyRequest, reply: FastifyReply, err: Fa
         400,
         'An amount, or a total it would make, is beyond the largest total the database can hold.',
         [{ path: '/', message: 'beyond the largest total the database can hold' }],
+      ),
+    )
+  }
+  if (dbError instanceof StorageFailure) {
+    // An operator has to act (free disk space, replace a failing disk): logged as an error, with the cause.
+    request.log.error({ err: { message: dbError.message, code: dbError.sqlstate } }, 'database cannot store')
+    reply.header('retry-after', '30')
+    return send(
+      reply,
+      503,
+      problemBody(
+        'service_unavailable',
+        503,
+        'The database cannot store data right now (its disk is full or failing); retry later.',
       ),
     )
   }

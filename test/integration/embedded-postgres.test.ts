@@ -3,7 +3,7 @@
  * owner at a time, adopted after its owner was killed, and a start-up failure that says why.
  */
 import { spawn } from 'node:child_process'
-import { appendFileSync, chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -28,12 +28,18 @@ async function query<T>(url: string, text: string, values: unknown[] = []): Prom
   }
 }
 
+/** Whether the process runs (a zombie — exited, its parent not yet told — does not). */
 const isAlive = (pid: number) => {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
+  } catch {
+    return true
   }
 }
 
@@ -106,6 +112,33 @@ t.test('a server killed with kill -9 leaves a cluster the next one adopts, data 
   t.same(await query(next.url, 'select v from kept'), [{ v: 'acknowledged' }])
   await next.stop()
   t.notOk(isAlive(next.pid), 'the adopted cluster stops with its new owner')
+})
+
+t.test('the owner starts its server again when the postmaster dies, on the same URL', async (t) => {
+  const dataDir = scratchDataDir(t)
+  const lines: string[] = []
+  const server = await openEmbeddedPostgres({ dataDir, exclusive: true, onLog: (l) => lines.push(l) })
+  t.teardown(() => server.stop())
+  await query(server.url, 'create table kept (v text)')
+  await query(server.url, "insert into kept values ('acknowledged')")
+  const first = server.pid
+  process.kill(first, 'SIGKILL')
+  // No timing claim: the watcher polls every second and backs off; this only bounds a hang.
+  for (const deadline = Date.now() + 60_000; server.pid === first && Date.now() < deadline; )
+    await new Promise((r) => setTimeout(r, 100))
+  const rows = await query<{ v: string }>(server.url, 'select v from kept')
+  t.same(rows, [{ v: 'acknowledged' }], 'the same URL answers again, after crash recovery, data intact')
+  t.not(server.pid, first, 'a new postmaster')
+  t.ok(isAlive(server.pid))
+  t.match(lines.join('\n'), /embedded database \(pid \d+\) is gone; starting it again/, 'logged')
+  await t.rejects(
+    openEmbeddedPostgres({ dataDir, exclusive: true }),
+    { message: /in use by another server/ },
+    'the owner holds its lock again',
+  )
+  const restarted = server.pid
+  await server.stop()
+  t.notOk(isAlive(restarted), 'stop shuts the restarted cluster down')
 })
 
 t.test('a start-up failure says why', async (t) => {

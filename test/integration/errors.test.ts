@@ -9,6 +9,14 @@ const admin = await createKey(ctx, 'admin')
 // A route that lets a malformed value reach the database, as a validation gap would.
 app.get('/test/malformed-value', async () => ctx.database.db.execute(sql`select ${'not-a-uuid'}::uuid`))
 app.get('/test/bug', async () => ctx.database.db.execute(sql`select * from no_such_table`))
+// The error PostgreSQL raises when a write finds the disk full (the disk-full run shows the real thing).
+app.get('/test/disk-full', async () =>
+  ctx.database.db.execute(
+    sql.raw(
+      `do $$ begin raise exception 'could not extend file "base/5/16390": No space left on device' using errcode = 'disk_full'; end $$`,
+    ),
+  ),
+)
 
 t.test('an unknown route is 404 not_found, with or without a key', async (t) => {
   for (const [method, url] of [
@@ -135,6 +143,14 @@ t.test('a database error is 503 without SQL or a stack', async (t) => {
     t.equal(res.headers['retry-after'], '1')
     t.notMatch(p.detail, /pglite|pool|select|insert/i)
   }
+})
+
+t.test('a full disk is 503 with a later Retry-After, never 500', async (t) => {
+  const res = await app.inject({ url: '/test/disk-full' })
+  const p = assertProblem(t, res, 503, 'service_unavailable')
+  t.equal(res.headers['retry-after'], '30', 'an operator has to free space: retry later than for an outage')
+  t.match(p.detail, /disk is full/)
+  t.notMatch(res.body, /base\/5|extend|raise/, 'no database message')
 })
 
 t.test("a malformed value that reaches the database is still the client's 400", async (t) => {

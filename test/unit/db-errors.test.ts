@@ -6,6 +6,8 @@ import {
   isUniqueViolation,
   MalformedValue,
   OutOfRange,
+  rootMessage,
+  StorageFailure,
   TransactionConflict,
   UniqueViolation,
 } from '../../src/db/errors.js'
@@ -72,6 +74,36 @@ t.test('an absent database is DatabaseUnavailable', async (t) => {
   ;(dropping.cause as Error).message = 'database "x" is not currently accepting connections'
   t.ok(asDbError(dropping) instanceof DatabaseUnavailable, '55000 refusing connections')
   t.notOk(asDbError(pgError('55000')) instanceof DatabaseUnavailable, 'any other 55000')
+})
+
+t.test('a disk that is full or failing is a StorageFailure, a kind of DatabaseUnavailable', async (t) => {
+  for (const code of ['53100', '58030', '53200', '53000']) {
+    const typed = asDbError(pgError(code))
+    t.ok(typed instanceof StorageFailure, code)
+    t.ok(typed instanceof DatabaseUnavailable, `${code} answers 503 like an outage`)
+  }
+  const full = new Error('Failed query: insert into "purchases" …', {
+    cause: Object.assign(new Error('could not extend file "base/5/16390": No space left on device'), {
+      code: '53100',
+    }),
+  })
+  t.equal(
+    (asDbError(full) as StorageFailure).message,
+    'could not extend file "base/5/16390": No space left on device (SQLSTATE 53100)',
+    "the driver's message is the cause, not drizzle's wrapper",
+  )
+  t.notOk(asDbError(pgError('53300')) instanceof StorageFailure, 'too many connections is an outage only')
+  const readOnly = pgError('42501')
+  ;(readOnly.cause as Error).message = 'could not extend file "base/5/16390": Read-only file system'
+  t.ok(asDbError(readOnly) instanceof StorageFailure, 'a read-only file system (EROFS is reported as 42501)')
+  t.notOk(asDbError(pgError('42501')) instanceof StorageFailure, 'a real privilege error is not')
+})
+
+t.test('rootMessage names the innermost error and its code', async (t) => {
+  t.equal(rootMessage(new Error('top', { cause: new Error('bottom') })), 'bottom')
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })
+  t.equal(rootMessage(new Error('x', { cause: refused })), 'connect ECONNREFUSED 127.0.0.1:1 (ECONNREFUSED)')
+  t.equal(rootMessage('text'), 'text')
 })
 
 t.test('other errors pass through', async (t) => {
