@@ -28,12 +28,14 @@ export interface BuildAppOptions {
 /** JSON bodies over 1 MiB are refused with 413 (the CSV import route sets its own 64 MiB limit). */
 const JSON_BODY_LIMIT = 1024 * 1024
 
-/** The embedded server's log lines, at the level they carry (its startup chatter at debug). */
+/** The embedded server's log lines: its failures at error, warnings at warn, the rest at debug. */
 function embeddedLog(app: FastifyInstance) {
   const log = app.log.child({ component: 'embedded-postgres' })
   return (line: string) => {
-    if (/\b(PANIC|FATAL|ERROR):/.test(line)) log.error(line)
+    if (/\b(PANIC|FATAL):/.test(line)) log.error(line)
     else if (/\bWARNING:/.test(line)) log.warn(line)
+    // A statement's ERROR (a duplicate voucher's unique violation, say) is the request's answer, logged
+    // by the service where it matters; the server's copy of it is detail.
     else log.debug(line)
   }
 }
