@@ -10,10 +10,15 @@ const exportQuery = listPurchasesQuery.omit({ limit: true, cursor: true }).exten
   format: z.enum(EXPORT_FORMATS).default('csv').meta({ description: '`csv` (default) or `xlsx`' }),
 })
 
-const DESCRIPTION = `Every record matching the list filters (no paging), streamed from a database cursor so the
-server's memory stays flat however many rows match; order as in the list (\`occurred_on\` descending, then \`id\`).
-Reporters export only their own org (an \`org_id\` naming another org → 403). Sent as an attachment
-(\`Content-Disposition\`, file name \`purchases_<year|all>_<yyyymmdd>.<format>\`).
+const DESCRIPTION = `Every record matching the list filters (no paging), streamed a page at a time (at most 1 000 records,
+fewer when they hold long text), so the server's memory stays flat however many match; it holds no database
+connection while it waits for the client. Order as in the list (\`occurred_on\` descending, then \`id\`). Reporters
+export only their own org (an \`org_id\` naming another org → 403). Sent as an attachment (\`Content-Disposition\`,
+file name \`purchases_<year|all>_<yyyymmdd>.<format>\`).
+
+**Consistency**: each record at most once. Records stored before the export started are in it; records created
+after it started are not (one being written at that very moment may or may not be). A record voided while the export
+runs appears as it was when its part of the file was read.
 
 **csv**: UTF-8 with BOM (Excel opens Chinese text correctly), CRLF, RFC 4180 quoting. Header row of English names:
 ${EXPORT_COLUMNS.map((c) => `\`${c}\``).join(', ')}. Values as in the JSON API (amount with two fraction digits,
