@@ -5,6 +5,7 @@ import { type Database, openDatabase } from './db/client.js'
 import { runMigrations } from './db/migrate.js'
 import type { Deps } from './deps.js'
 import { requestIdOf } from './http/request-id.js'
+import { installWorkLimit } from './http/work-limit.js'
 import { purgeExpiredIdempotencyKeys } from './idempotency/idempotency.js'
 import { createApiKeysService, createPrincipalLookup } from './modules/api-keys/index.js'
 import { healthRoutes } from './modules/health/health.routes.js'
@@ -46,6 +47,11 @@ async function registerV1(app: FastifyInstance, deps: Deps) {
     async (v1) => {
       // Authentication before rate limiting: the limit is per API key.
       installAuth(v1, createPrincipalLookup(deps.database))
+      // Imports and exports at once, per instance and per key (routes marked `bulk`).
+      installWorkLimit(v1, {
+        perInstance: deps.config.bulkConcurrency,
+        perKey: deps.config.bulkConcurrencyPerKey,
+      })
       await installRateLimit(v1, deps.config.rateLimitPerMinute)
       for (const routes of v1Routes) {
         await v1.register(routes, { deps })

@@ -27,6 +27,9 @@ const configSchema = z
     ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
     RATE_LIMIT_PER_MINUTE: integer(0, 1_000_000_000).default(6000),
     PG_POOL_MAX: integer(1, 200).default(20),
+    BULK_CONCURRENCY: integer(1, 1000).default(8),
+    BULK_CONCURRENCY_PER_KEY: integer(1, 1000).default(2),
+    EXPORT_STALL_TIMEOUT_MS: integer(100, 3_600_000).default(60_000),
   })
   .transform((env) => ({
     port: env.PORT,
@@ -37,6 +40,11 @@ const configSchema = z
     adminApiKey: env.ADMIN_API_KEY,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     pgPoolMax: env.PG_POOL_MAX,
+    /** Imports and exports running at once on this instance, and per API key; more → 429. */
+    bulkConcurrency: env.BULK_CONCURRENCY,
+    bulkConcurrencyPerKey: env.BULK_CONCURRENCY_PER_KEY,
+    /** An export response that sends nothing for this long (its client is not reading) is dropped. */
+    exportStallTimeoutMs: env.EXPORT_STALL_TIMEOUT_MS,
   }))
 
 export type Config = z.output<typeof configSchema>

@@ -21,6 +21,9 @@ t.test('defaults', async (t) => {
     adminApiKey: undefined,
     rateLimitPerMinute: 6000,
     pgPoolMax: 20,
+    bulkConcurrency: 8,
+    bulkConcurrencyPerKey: 2,
+    exportStallTimeoutMs: 60_000,
   })
 })
 
@@ -41,6 +44,9 @@ t.test('every variable is read', async (t) => {
     ADMIN_API_KEY: 'a-long-enough-admin-secret',
     RATE_LIMIT_PER_MINUTE: '0',
     PG_POOL_MAX: '50',
+    BULK_CONCURRENCY: '4',
+    BULK_CONCURRENCY_PER_KEY: '1',
+    EXPORT_STALL_TIMEOUT_MS: '5000',
   })
   t.same(c, {
     port: 8080,
@@ -51,6 +57,9 @@ t.test('every variable is read', async (t) => {
     adminApiKey: 'a-long-enough-admin-secret',
     rateLimitPerMinute: 0,
     pgPoolMax: 50,
+    bulkConcurrency: 4,
+    bulkConcurrencyPerKey: 1,
+    exportStallTimeoutMs: 5000,
   })
 })
 
@@ -91,8 +100,20 @@ t.test('every bad variable is named on the one line, and no value is echoed', as
     ADMIN_API_KEY: secret,
     RATE_LIMIT_PER_MINUTE: '-5',
     PG_POOL_MAX: '0',
+    BULK_CONCURRENCY: '0',
+    BULK_CONCURRENCY_PER_KEY: 'two',
+    EXPORT_STALL_TIMEOUT_MS: '10',
   })
-  for (const name of ['PORT', 'LOG_LEVEL', 'ADMIN_API_KEY', 'RATE_LIMIT_PER_MINUTE', 'PG_POOL_MAX']) {
+  for (const name of [
+    'PORT',
+    'LOG_LEVEL',
+    'ADMIN_API_KEY',
+    'RATE_LIMIT_PER_MINUTE',
+    'PG_POOL_MAX',
+    'BULK_CONCURRENCY',
+    'BULK_CONCURRENCY_PER_KEY',
+    'EXPORT_STALL_TIMEOUT_MS',
+  ]) {
     t.match(err.message, name)
   }
   t.notMatch(err.message, /\n/)
