@@ -6,6 +6,7 @@ import { runMigrations } from './db/migrate.js'
 import { upgradeFromPglite } from './db/pglite-upgrade.js'
 import type { Deps } from './deps.js'
 import { requestIdOf } from './http/request-id.js'
+import { installWorkLimit } from './http/work-limit.js'
 import { purgeExpiredIdempotencyKeys } from './idempotency/idempotency.js'
 import { createApiKeysService, createPrincipalLookup } from './modules/api-keys/index.js'
 import { healthRoutes } from './modules/health/health.routes.js'
@@ -76,9 +77,13 @@ async function registerV1(app: FastifyInstance, deps: Deps) {
   await app.register(
     async (v1) => {
       // In this order: the per-address budget of failed authentications (before any key lookup), the
-      // key lookup, then the per-key limit.
+      // key lookup, the imports and exports at once (routes marked `bulk`), then the per-key limit.
       const onRejected = installAuthFailureLimit(v1, deps.config.authFailuresPerMinute)
       installAuth(v1, createPrincipalLookup(deps.database), onRejected)
+      installWorkLimit(v1, {
+        perInstance: deps.config.bulkConcurrency,
+        perKey: deps.config.bulkConcurrencyPerKey,
+      })
       installRateLimit(v1, deps.config.rateLimitPerMinute)
       for (const routes of v1Routes) {
         await v1.register(routes, { deps })

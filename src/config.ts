@@ -43,6 +43,9 @@ const configSchema = z
     PG_POOL_MAX: integer(1, 200).default(20),
     AUTH_FAILURES_PER_MINUTE: integer(0, 1_000_000_000).default(120),
     TRUST_PROXY: proxyList.optional(),
+    BULK_CONCURRENCY: integer(1, 1000).default(8),
+    BULK_CONCURRENCY_PER_KEY: integer(1, 1000).default(2),
+    EXPORT_STALL_TIMEOUT_MS: integer(100, 3_600_000).default(60_000),
   })
   .transform((env) => ({
     port: env.PORT,
@@ -55,6 +58,11 @@ const configSchema = z
     pgPoolMax: env.PG_POOL_MAX,
     authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE,
     trustProxy: env.TRUST_PROXY,
+    /** Imports and exports running at once on this instance, and per API key; more → 429. */
+    bulkConcurrency: env.BULK_CONCURRENCY,
+    bulkConcurrencyPerKey: env.BULK_CONCURRENCY_PER_KEY,
+    /** An export response that sends nothing for this long (its client is not reading) is dropped. */
+    exportStallTimeoutMs: env.EXPORT_STALL_TIMEOUT_MS,
   }))
 
 export type Config = z.output<typeof configSchema>

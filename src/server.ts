@@ -32,9 +32,13 @@ async function main() {
     (err) => (err instanceof ConfigError ? err.message : undefined),
   )
   const app = await buildApp({ config, logger: loggerOptions(config) })
-  // Production timeouts: a slow client cannot hold a socket forever.
-  app.server.requestTimeout = 120_000
-  app.server.keepAliveTimeout = 72_000
+  // Production timeouts (README "Timeouts"): a slow client cannot hold a socket forever. Node checks the first
+  // two every 30 s (connectionsCheckingInterval), so they fire up to 30 s late. An export that stops moving
+  // is dropped by its own idle limit (EXPORT_STALL_TIMEOUT_MS); there is no idle limit on other answers (they
+  // are small, and the socket buffers take them whole) nor on the time a handler works.
+  app.server.headersTimeout = 30_000 // the request line and headers
+  app.server.requestTimeout = 120_000 // the whole request, body included (64 MiB in 120 s ≈ 0.55 MB/s)
+  app.server.keepAliveTimeout = 72_000 // between requests; above the 60 s idle limit of common load balancers
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'closing after an error')

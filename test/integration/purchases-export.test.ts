@@ -5,7 +5,9 @@ import { parse } from 'csv-parse/sync'
 import ExcelJS from 'exceljs'
 import t, { type Test } from 'tap'
 import { shanghaiToday } from '../../src/dates.js'
-import { listAll, postCsv } from '../api.js'
+import { exportBatches } from '../../src/modules/purchases/export/purchases-export.repository.js'
+import { createPurchases, listAll, postCsv, voidPurchase } from '../api.js'
+import { bulkyCsv } from '../downloads.js'
 import {
   createKey,
   createOrgWithReporter,
@@ -205,7 +207,7 @@ t.test('XLSX: Chinese titles, numbers and dates as such, read back with exceljs'
   t.equal(sheet.getCell('C2').numFmt, '#,##0.00')
 })
 
-t.test('many rows: several cursor batches / keyset pages, each row once, in list order', async (t) => {
+t.test('many rows: several keyset pages, each row once, in list order', async (t) => {
   const c = await createOrgWithReporter(ctx)
   const n = 12_345
   const lines = ['channel,amount,occurred_on,region_code,supplier']
@@ -286,7 +288,7 @@ function sumsTotal(rows: Record<string, string | null>[]) {
   return `${fen / 100n}.${String(fen % 100n).padStart(2, '0')}`
 }
 
-t.test('a client that goes away mid-download releases the cursor and its connection', async (t) => {
+t.test('a client that goes away mid-download stops the export; no connection is held', async (t) => {
   const c = await createOrgWithReporter(ctx)
   // About 10 MB of export: more than socket buffers hold, so the server is mid-stream when the client leaves.
   const lines = ['channel,amount,occurred_on,region_code,supplier,note']
@@ -320,3 +322,62 @@ t.test('a client that goes away mid-download releases the cursor and its connect
   const after = await exportRes(c.auth, '?channel=wholesale')
   t.equal(readCsv(t, after.rawPayload).length, 10_000, 'exports still work')
 })
+
+t.test('pages read while records are written: each record once, none created after the start', async (t) => {
+  const d = await createOrgWithReporter(ctx)
+  const dates = ['2022-03-01', '2023-06-15', '2024-01-10', '2024-12-31']
+  const before = await createPurchases(
+    ctx,
+    d.auth,
+    Array.from({ length: 60 }, (_, i) => ({ occurred_on: dates[i % 4], amount: `${i + 1}.00` })),
+  )
+  // Pages of 7 over three years; the first page (2024-12-31) is read before anything changes.
+  const pages = exportBatches(ctx.database, { org_id: d.orgId, status: 'active' }, 7)
+  const first = await pages.next()
+  const seen: string[] = (first.value as string[][]).map((row) => row[0]!)
+  // Written and voided while the export runs, on dates still to be read (and one already read).
+  const during = await createPurchases(
+    ctx,
+    d.auth,
+    ['2024-12-31', '2024-01-10', '2023-06-15', '2022-03-01', '2022-01-01'].map((occurred_on) => ({
+      occurred_on,
+    })),
+  )
+  const unread = before.filter((p) => p.occurred_on === '2022-03-01')
+  await voidPurchase(ctx, d.auth, unread[0]!.id)
+  for await (const page of pages) seen.push(...page.map((row) => row[0]!))
+
+  t.equal(new Set(seen).size, seen.length, 'no record twice')
+  const expected = before.filter((p) => p.id !== unread[0]!.id)
+  t.same(
+    [...seen].sort(),
+    expected.map((p) => p.id).sort(),
+    'every record stored before the start, but the one voided',
+  )
+  t.notOk(
+    during.some((p) => seen.includes(p.id)),
+    'none of the records created after the start',
+  )
+})
+
+t.test(
+  'long rows make short pages: memory holds about 256 K characters per export, not 1 000 rows',
+  async (t) => {
+    const e = await createOrgWithReporter(ctx)
+    t.equal((await postCsv(ctx, e.auth, bulkyCsv(600))).statusCode, 201)
+    const sizes: { rows: number; chars: number }[] = []
+    for await (const page of exportBatches(ctx.database, { org_id: e.orgId, status: 'active' })) {
+      sizes.push({ rows: page.length, chars: page.flat().reduce((n, cell) => n + (cell?.length ?? 0), 0) })
+    }
+    t.equal(
+      sizes.reduce((n, s) => n + s.rows, 0),
+      600,
+      'every record',
+    )
+    t.ok(sizes.length > 3, `${sizes.length} pages`)
+    t.ok(
+      sizes.every((s) => s.chars <= 300_000),
+      `page sizes (characters): ${sizes.map((s) => s.chars).join(', ')}`,
+    )
+  },
+)

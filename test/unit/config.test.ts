@@ -23,6 +23,9 @@ t.test('defaults', async (t) => {
     pgPoolMax: 20,
     authFailuresPerMinute: 120,
     trustProxy: undefined,
+    bulkConcurrency: 8,
+    bulkConcurrencyPerKey: 2,
+    exportStallTimeoutMs: 60_000,
   })
 })
 
@@ -45,6 +48,9 @@ t.test('every variable is read', async (t) => {
     PG_POOL_MAX: '50',
     AUTH_FAILURES_PER_MINUTE: '0',
     TRUST_PROXY: '10.0.0.0/8, 192.168.1.2,loopback, fd00::/8',
+    BULK_CONCURRENCY: '4',
+    BULK_CONCURRENCY_PER_KEY: '1',
+    EXPORT_STALL_TIMEOUT_MS: '5000',
   })
   t.same(c, {
     port: 8080,
@@ -57,6 +63,9 @@ t.test('every variable is read', async (t) => {
     pgPoolMax: 50,
     authFailuresPerMinute: 0,
     trustProxy: ['10.0.0.0/8', '192.168.1.2', 'loopback', 'fd00::/8'],
+    bulkConcurrency: 4,
+    bulkConcurrencyPerKey: 1,
+    exportStallTimeoutMs: 5000,
   })
 })
 
@@ -97,8 +106,20 @@ t.test('every bad variable is named on the one line, and no value is echoed', as
     ADMIN_API_KEY: secret,
     RATE_LIMIT_PER_MINUTE: '-5',
     PG_POOL_MAX: '0',
+    BULK_CONCURRENCY: '0',
+    BULK_CONCURRENCY_PER_KEY: 'two',
+    EXPORT_STALL_TIMEOUT_MS: '10',
   })
-  for (const name of ['PORT', 'LOG_LEVEL', 'ADMIN_API_KEY', 'RATE_LIMIT_PER_MINUTE', 'PG_POOL_MAX']) {
+  for (const name of [
+    'PORT',
+    'LOG_LEVEL',
+    'ADMIN_API_KEY',
+    'RATE_LIMIT_PER_MINUTE',
+    'PG_POOL_MAX',
+    'BULK_CONCURRENCY',
+    'BULK_CONCURRENCY_PER_KEY',
+    'EXPORT_STALL_TIMEOUT_MS',
+  ]) {
     t.match(err.message, name)
   }
   t.notMatch(err.message, /\n/)

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Deps } from '../../../deps.js'
+import { guardStreamedResponse } from '../../../http/streamed-response.js'
 import { errorResponses } from '../../../schemas.js'
 import { listPurchasesQuery } from '../purchases.schemas.js'
 import { chineseTitle, EXPORT_COLUMNS } from '../purchases-columns.js'
@@ -10,10 +11,19 @@ const exportQuery = listPurchasesQuery.omit({ limit: true, cursor: true }).exten
   format: z.enum(EXPORT_FORMATS).default('csv').meta({ description: '`csv` (default) or `xlsx`' }),
 })
 
-const DESCRIPTION = `Every record matching the list filters (no paging), streamed from a database cursor so the
-server's memory stays flat however many rows match; order as in the list (\`occurred_on\` descending, then \`id\`).
-Reporters export only their own org (an \`org_id\` naming another org → 403). Sent as an attachment
-(\`Content-Disposition\`, file name \`purchases_<year|all>_<yyyymmdd>.<format>\`).
+const DESCRIPTION = `Every record matching the list filters (no paging), streamed a page at a time (at most 1 000 records,
+fewer when they hold long text), so the server's memory stays flat however many match; it holds no database
+connection while it waits for the client. Order as in the list (\`occurred_on\` descending, then \`id\`). Reporters
+export only their own org (an \`org_id\` naming another org → 403). Sent as an attachment (\`Content-Disposition\`,
+file name \`purchases_<year|all>_<yyyymmdd>.<format>\`).
+
+**Consistency**: each record at most once. Records stored before the export started are in it; records created
+after it started are not (one being written at that very moment may or may not be). A record voided while the export
+runs appears as it was when its part of the file was read.
+
+**Limits**: imports and exports running at once are limited per API key and per server (2 and 8 by default);
+beyond that → 429 \`rate_limited\` with \`Retry-After\`. A download that receives nothing for 60 s (the client has
+stopped reading; \`EXPORT_STALL_TIMEOUT_MS\`) is dropped.
 
 **csv**: UTF-8 with BOM (Excel opens Chinese text correctly), CRLF, RFC 4180 quoting. Header row of English names:
 ${EXPORT_COLUMNS.map((c) => `\`${c}\``).join(', ')}. Values as in the JSON API (amount with two fraction digits,
@@ -36,6 +46,7 @@ export const purchasesExportRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = asyn
     {
       // A HEAD would run the whole export to throw it away.
       exposeHeadRoute: false,
+      config: { bulk: true },
       schema: {
         tags: ['purchases'],
         summary: 'Export purchases as CSV or XLSX (streamed)',
@@ -59,6 +70,7 @@ export const purchasesExportRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = asyn
     },
     async (request, reply) => {
       const file = await service.export(request.principal, request.query)
+      guardStreamedResponse(reply, deps.config.exportStallTimeoutMs)
       return (
         reply
           .header('content-type', file.contentType)

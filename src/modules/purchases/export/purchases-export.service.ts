@@ -59,8 +59,8 @@ export function createPurchasesExportService(deps: { database: Database; now: ()
         yield* batches
       }
       const body = excel ? xlsxStream(excel, rows()) : Readable.from(csvChunks(rows()), { highWaterMark: 1 })
-      // However the response ends (sent, client gone, error), the cursor closes and its connection goes
-      // back to the pool: return() on a generator paused at a yield runs its finally block.
+      // However the response ends (sent, client gone, stalled, error), no further page is read. Nothing is
+      // held between pages (see exportBatches), so this only stops the work early.
       body.once('close', () => {
         batches.return(undefined).catch(() => {})
       })

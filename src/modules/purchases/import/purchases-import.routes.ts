@@ -105,7 +105,7 @@ export const purchasesImportRoutes: FastifyPluginAsyncZod<{ deps: Deps }> = asyn
     '/purchases/import',
     {
       bodyLimit: CSV_BODY_LIMIT,
-      config: { roles: ['admin', 'reporter'] },
+      config: { roles: ['admin', 'reporter'], bulk: true },
       schema: {
         tags: ['purchases'],
         summary: 'Import purchases from a CSV file, all or nothing',
