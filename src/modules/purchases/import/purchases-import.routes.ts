@@ -38,7 +38,9 @@ All or nothing, in one transaction: any problem → 400 listing every problem (u
 with line breaks does not shift it); voucher clashes → 409 \`duplicate_voucher\` listing every clashing row. A
 file that is not valid text in the chosen encoding (for example GBK sent without \`?encoding=gbk\`, or UTF-8 sent
 with it) → 400 saying so; a \`charset\` parameter in Content-Type naming another encoding than the one chosen → 415.
-\`Idempotency-Key\` fingerprints the raw bytes and the query.`
+\`Idempotency-Key\` fingerprints the raw bytes and the query. Imports and exports running at once are limited per
+API key and per instance (\`BULK_CONCURRENCY_PER_KEY\`, \`BULK_CONCURRENCY\`): beyond either, 429 \`rate_limited\` with
+\`Retry-After\`, before the body is read.`
 
 const importQuery = z.strictObject({
   encoding: z
