@@ -33,7 +33,8 @@ const JSON_BODY_LIMIT = 1024 * 1024
 function embeddedLog(app: FastifyInstance) {
   const log = app.log.child({ component: 'embedded-postgres' })
   return (line: string) => {
-    if (/\b(PANIC|FATAL):/.test(line)) log.error(line)
+    // The service's own lines about its server (`ERROR: … is gone; starting it again`) start with the level.
+    if (/\b(PANIC|FATAL):/.test(line) || line.startsWith('ERROR:')) log.error(line)
     else if (/\bWARNING:/.test(line)) log.warn(line)
     // A statement's ERROR (a duplicate voucher's unique violation, say) is the request's answer, logged
     // by the service where it matters; the server's copy of it is detail.
